@@ -1,0 +1,48 @@
+//! Errors of the persistence layer.
+
+/// What went wrong, as far as callers need to know.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The row asked for does not exist.
+    NotFound,
+    /// A uniqueness rule refused the write.
+    Conflict,
+    /// The database failed or could not be reached.
+    Internal,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("row not found")]
+    NotFound,
+    #[error("unique constraint violated: {0}")]
+    Conflict(String),
+    #[error("database url must start with sqlite: or postgres:")]
+    UnsupportedUrl,
+    #[error("database error: {0}")]
+    Sqlx(#[source] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+impl DbError {
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Self::NotFound => ErrorKind::NotFound,
+            Self::Conflict(_) => ErrorKind::Conflict,
+            Self::UnsupportedUrl | Self::Sqlx(_) | Self::Migrate(_) => ErrorKind::Internal,
+        }
+    }
+}
+
+impl From<sqlx::Error> for DbError {
+    fn from(e: sqlx::Error) -> Self {
+        match e {
+            sqlx::Error::RowNotFound => Self::NotFound,
+            sqlx::Error::Database(ref d) if d.is_unique_violation() => {
+                Self::Conflict(d.message().to_owned())
+            }
+            other => Self::Sqlx(other),
+        }
+    }
+}

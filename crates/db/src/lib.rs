@@ -1,0 +1,164 @@
+//! Metadata persistence for mxcd.
+//!
+//! [`Db`] is an enum over concrete sqlx pools, not a generic: each query is written once with
+//! `$N` placeholders (which both SQLite and PostgreSQL accept) and compiled once per backend by
+//! the [`read!`]/[`write!`]/[`transaction!`] macros. SQLite runs in WAL mode with a single writer
+//! connection and a separate pool of read-only connections, so writers never fight over locks.
+
+mod accounts;
+mod error;
+mod registration;
+#[cfg(feature = "test-support")]
+pub mod testing;
+mod tokens;
+
+use std::{str::FromStr, time::Duration};
+
+use sqlx::{
+    PgPool, SqlitePool,
+    postgres::{PgConnectOptions, PgPoolOptions},
+    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
+};
+
+pub use accounts::{NewUser, UserFilter, UserOrder, UserPatch, UserRow};
+pub use error::{DbError, ErrorKind};
+pub use registration::{RegistrationToken, UiaSession};
+pub use tokens::{Connection, TokenOwner};
+
+/// Which database a [`Db`] talks to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BackendKind {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Clone, Debug)]
+enum Backend {
+    Sqlite {
+        writer: SqlitePool,
+        reader: SqlitePool,
+    },
+    Postgres(PgPool),
+}
+
+/// A handle on the metadata database. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Db {
+    backend: Backend,
+}
+
+/// Runs `$body` with `$p` bound to a pool suitable for reads.
+macro_rules! read {
+    ($db:expr, |$p:ident| $body:expr) => {
+        match &$db.backend {
+            $crate::Backend::Sqlite { reader: $p, .. } => $body,
+            $crate::Backend::Postgres($p) => $body,
+        }
+    };
+}
+
+/// Runs `$body` with `$p` bound to the pool that may write.
+macro_rules! writer {
+    ($db:expr, |$p:ident| $body:expr) => {
+        match &$db.backend {
+            $crate::Backend::Sqlite { writer: $p, .. } => $body,
+            $crate::Backend::Postgres($p) => $body,
+        }
+    };
+}
+
+/// Runs `$body` inside one write transaction bound to `$tx`, committing when it returns `Ok`.
+macro_rules! transaction {
+    ($db:expr, |$tx:ident| $body:expr) => {
+        match &$db.backend {
+            $crate::Backend::Sqlite { writer, .. } => {
+                let mut $tx = writer.begin().await?;
+                let out = $body;
+                $tx.commit().await?;
+                out
+            }
+            $crate::Backend::Postgres(pool) => {
+                let mut $tx = pool.begin().await?;
+                let out = $body;
+                $tx.commit().await?;
+                out
+            }
+        }
+    };
+}
+pub(crate) use {read, transaction, writer};
+
+impl Db {
+    /// Connects to `url` (`sqlite://PATH` or `postgres://…`), creating a SQLite file if needed,
+    /// and applies pending migrations. `password` overrides any password in a PostgreSQL URL.
+    pub async fn connect(url: &str, password: Option<&str>) -> Result<Self, DbError> {
+        let db = if url.starts_with("sqlite:") {
+            Self::connect_sqlite(url).await?
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            let mut opts = PgConnectOptions::from_str(url)?;
+            if let Some(pw) = password {
+                opts = opts.password(pw);
+            }
+            let pool = PgPoolOptions::new()
+                .max_connections(16)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect_with(opts)
+                .await?;
+            Self {
+                backend: Backend::Postgres(pool),
+            }
+        } else {
+            return Err(DbError::UnsupportedUrl);
+        };
+        db.migrate().await?;
+        Ok(db)
+    }
+
+    async fn connect_sqlite(url: &str) -> Result<Self, DbError> {
+        let base = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(base.clone())
+            .await?;
+        let reader = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(base.read_only(true))
+            .await?;
+        Ok(Self {
+            backend: Backend::Sqlite { writer, reader },
+        })
+    }
+
+    async fn migrate(&self) -> Result<(), DbError> {
+        match &self.backend {
+            Backend::Sqlite { writer, .. } => {
+                sqlx::migrate!("migrations/sqlite").run(writer).await?
+            }
+            Backend::Postgres(pool) => sqlx::migrate!("migrations/postgres").run(pool).await?,
+        }
+        Ok(())
+    }
+
+    pub fn kind(&self) -> BackendKind {
+        match self.backend {
+            Backend::Sqlite { .. } => BackendKind::Sqlite,
+            Backend::Postgres(_) => BackendKind::Postgres,
+        }
+    }
+
+    /// Closes every connection, waiting for queries in flight.
+    pub async fn close(&self) {
+        match &self.backend {
+            Backend::Sqlite { writer, reader } => {
+                reader.close().await;
+                writer.close().await;
+            }
+            Backend::Postgres(pool) => pool.close().await,
+        }
+    }
+}

@@ -1,0 +1,235 @@
+//! Configuration: one TOML file, overridden by `MXCD__SECTION__KEY` environment variables.
+//!
+//! Key names follow Synapse's where Synapse has the same setting. Every key is documented in
+//! `mxcd.example.toml` at the repository root, which a test parses.
+
+mod secret;
+
+use std::{net::SocketAddr, path::PathBuf};
+
+use figment::{
+    Figment,
+    providers::{Env, Format as _, Serialized, Toml},
+};
+use mxcd_types::{ByteSize, Duration};
+use serde::{Deserialize, Serialize};
+
+pub use secret::Secret;
+
+/// The example configuration, shipped with the binary and checked by the tests.
+pub const EXAMPLE: &str = include_str!("../../../mxcd.example.toml");
+
+/// Environment prefix for overrides: `MXCD__DATABASE__URL` sets `[database] url`.
+pub const ENV_PREFIX: &str = "MXCD__";
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// The public name of this homeserver: the part after `:` in user IDs and MXC URIs.
+    pub server_name: String,
+    /// Address and port the HTTP listener binds.
+    pub listen: String,
+    /// Directory for the SQLite database, media, generated secrets and the signing key.
+    pub data_dir: PathBuf,
+    /// Base URL clients use to reach this server; advertised in `/.well-known/matrix/client`.
+    pub public_baseurl: Option<String>,
+    /// Serve `/.well-known/matrix/client` (defaults to true when `public_baseurl` is set).
+    pub serve_client_wellknown: Option<bool>,
+    /// Serve `/.well-known/matrix/server` delegating federation to `<server_name>:443`.
+    pub serve_server_wellknown: bool,
+    /// Extra keys merged into the `/.well-known/matrix/client` response.
+    pub extra_well_known_client_content: serde_json::Map<String, serde_json::Value>,
+    /// Secret for Synapse-style shared-secret registration (`/_synapse/admin/v1/register`).
+    pub registration_shared_secret: Option<Secret>,
+    /// File holding the shared secret, instead of `registration_shared_secret`.
+    pub registration_shared_secret_path: Option<PathBuf>,
+    /// Allow `POST /_matrix/client/v3/register`.
+    pub enable_registration: bool,
+    /// Required with `enable_registration` unless `registration_requires_token` is set.
+    pub enable_registration_without_verification: bool,
+    /// Require a registration token (`m.login.registration_token`) to register.
+    pub registration_requires_token: bool,
+    /// How long an access token stays valid after login; unset means until logout.
+    pub session_lifetime: Option<Duration>,
+    /// Largest media upload accepted, for example "50M".
+    pub max_upload_size: ByteSize,
+    pub database: DatabaseConfig,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// `sqlite://PATH` or `postgres://USER@HOST:PORT/DB`. Default: SQLite under `data_dir`.
+    pub url: Option<String>,
+    /// PostgreSQL password, if not in the URL.
+    pub password: Option<Secret>,
+    /// File holding the PostgreSQL password.
+    pub password_file: Option<PathBuf>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            server_name: "localhost:8008".into(),
+            listen: "127.0.0.1:8008".into(),
+            data_dir: PathBuf::from("./mxcd-data"),
+            public_baseurl: None,
+            serve_client_wellknown: None,
+            serve_server_wellknown: false,
+            extra_well_known_client_content: serde_json::Map::new(),
+            registration_shared_secret: None,
+            registration_shared_secret_path: None,
+            enable_registration: false,
+            enable_registration_without_verification: false,
+            registration_requires_token: false,
+            session_lifetime: None,
+            max_upload_size: ByteSize(50 * 1024 * 1024),
+            database: DatabaseConfig {
+                url: None,
+                password: None,
+                password_file: None,
+            },
+        }
+    }
+}
+
+/// A configuration that cannot be used; the message names the key and the problem.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration: {0}")]
+pub struct ConfigError(String);
+
+impl ConfigError {
+    pub(crate) fn key(key: &str, problem: impl std::fmt::Display) -> Self {
+        Self(format!("key `{key}`: {problem}"))
+    }
+}
+
+impl Config {
+    /// Defaults, then the TOML file (if any), then `MXCD__…` environment variables.
+    pub fn load(file: Option<&std::path::Path>) -> Result<Self, ConfigError> {
+        let mut fig = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(path) = file {
+            if !path.is_file() {
+                return Err(ConfigError(format!(
+                    "config file {} not found",
+                    path.display()
+                )));
+            }
+            fig = fig.merge(Toml::file_exact(path));
+        }
+        fig = fig.merge(Env::prefixed(ENV_PREFIX).split("__"));
+        Self::from_figment(fig)
+    }
+
+    /// Parses a TOML document on top of the defaults (no environment); used by tests.
+    pub fn from_toml(toml: &str) -> Result<Self, ConfigError> {
+        Self::from_figment(
+            Figment::from(Serialized::defaults(Config::default())).merge(Toml::string(toml)),
+        )
+    }
+
+    fn from_figment(fig: Figment) -> Result<Self, ConfigError> {
+        let cfg: Config = fig.extract().map_err(|e| {
+            let key = e.path.join(".");
+            let msg = e.kind.to_string();
+            if key.is_empty() {
+                ConfigError(msg)
+            } else {
+                ConfigError::key(&key, msg)
+            }
+        })?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        ruma::ServerName::parse(&self.server_name).map_err(|e| {
+            ConfigError::key(
+                "server_name",
+                format!("{:?} is not a valid server name: {e}", self.server_name),
+            )
+        })?;
+        self.listen_addr()?;
+        if let Some(url) = &self.database.url
+            && !(url.starts_with("sqlite:")
+                || url.starts_with("postgres:")
+                || url.starts_with("postgresql:"))
+        {
+            return Err(ConfigError::key(
+                "database.url",
+                "must start with sqlite:// or postgres://",
+            ));
+        }
+        if self.registration_shared_secret.is_some()
+            && self.registration_shared_secret_path.is_some()
+        {
+            return Err(ConfigError::key(
+                "registration_shared_secret_path",
+                "cannot be set together with registration_shared_secret",
+            ));
+        }
+        if self.database.password.is_some() && self.database.password_file.is_some() {
+            return Err(ConfigError::key(
+                "database.password_file",
+                "cannot be set together with database.password",
+            ));
+        }
+        if let Some(base) = &self.public_baseurl
+            && !(base.starts_with("https://") || base.starts_with("http://"))
+        {
+            return Err(ConfigError::key(
+                "public_baseurl",
+                "must be an http:// or https:// URL",
+            ));
+        }
+        if self.enable_registration
+            && !self.registration_requires_token
+            && !self.enable_registration_without_verification
+        {
+            return Err(ConfigError::key(
+                "enable_registration",
+                "open registration without verification lets anyone create accounts; set \
+                 registration_requires_token = true, or enable_registration_without_verification = true \
+                 if you really want this",
+            ));
+        }
+        Ok(())
+    }
+
+    pub fn listen_addr(&self) -> Result<SocketAddr, ConfigError> {
+        self.listen.parse().map_err(|e| {
+            ConfigError::key(
+                "listen",
+                format!("{:?} is not an address:port: {e}", self.listen),
+            )
+        })
+    }
+
+    /// The database URL, defaulting to `sqlite://<data_dir>/mxcd.db`.
+    pub fn database_url(&self) -> String {
+        self.database
+            .url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("mxcd.db").display()))
+    }
+
+    /// The PostgreSQL password from `password` or `password_file`.
+    pub fn database_password(&self) -> Result<Option<Secret>, ConfigError> {
+        match (&self.database.password, &self.database.password_file) {
+            (Some(p), _) => Ok(Some(p.clone())),
+            (None, Some(path)) => Secret::from_file(path)
+                .map(Some)
+                .map_err(|e| ConfigError::key("database.password_file", e)),
+            (None, None) => Ok(None),
+        }
+    }
+
+    /// Whether `/.well-known/matrix/client` is served.
+    pub fn client_wellknown_enabled(&self) -> bool {
+        self.serve_client_wellknown
+            .unwrap_or(self.public_baseurl.is_some())
+    }
+}
+
+#[cfg(test)]
+mod tests;

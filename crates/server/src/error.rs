@@ -1,0 +1,145 @@
+//! The one place where errors become HTTP statuses and Matrix `{"errcode","error"}` bodies.
+
+use std::borrow::Cow;
+
+use axum::{
+    http::StatusCode,
+    response::{IntoResponse, Response},
+};
+use mxcd_db::{DbError, ErrorKind};
+use serde_json::{Map, Value, json};
+
+/// An error as the client sees it.
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub errcode: &'static str,
+    pub message: Cow<'static, str>,
+    /// Extra top-level fields of the error body (`soft_logout`, `retry_after_ms`, …).
+    pub extra: Map<String, Value>,
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+impl ApiError {
+    pub fn new(
+        status: StatusCode,
+        errcode: &'static str,
+        message: impl Into<Cow<'static, str>>,
+    ) -> Self {
+        Self {
+            status,
+            errcode,
+            message: message.into(),
+            extra: Map::new(),
+        }
+    }
+
+    pub fn with(mut self, key: &str, value: impl Into<Value>) -> Self {
+        self.extra.insert(key.to_owned(), value.into());
+        self
+    }
+
+    pub fn unrecognized(status: StatusCode) -> Self {
+        Self::new(status, "M_UNRECOGNIZED", "Unrecognized request")
+    }
+
+    pub fn forbidden(message: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "M_FORBIDDEN", message)
+    }
+
+    pub fn not_found(message: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "M_NOT_FOUND", message)
+    }
+
+    pub fn bad_json(message: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "M_BAD_JSON", message)
+    }
+
+    pub fn invalid_param(message: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "M_INVALID_PARAM", message)
+    }
+
+    pub fn missing_param(message: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "M_MISSING_PARAM", message)
+    }
+
+    pub fn unknown(status: StatusCode, message: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(status, "M_UNKNOWN", message)
+    }
+
+    /// A server-side failure: the cause is logged here, once, and the body stays generic.
+    pub fn internal(cause: impl std::fmt::Display) -> Self {
+        tracing::error!(error = %cause, "internal error");
+        Self::unknown(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error")
+    }
+}
+
+impl From<DbError> for ApiError {
+    fn from(e: DbError) -> Self {
+        match e.kind() {
+            ErrorKind::NotFound => Self::not_found("Not found"),
+            ErrorKind::Conflict => Self::new(StatusCode::CONFLICT, "M_UNKNOWN", "Conflict"),
+            ErrorKind::Internal => Self::internal(e),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut body = Map::with_capacity(2 + self.extra.len());
+        body.insert("errcode".into(), json!(self.errcode));
+        body.insert("error".into(), json!(self.message));
+        body.extend(self.extra);
+        (self.status, axum::Json(Value::Object(body))).into_response()
+    }
+}
+
+impl From<crate::services::accounts::AuthError> for ApiError {
+    fn from(e: crate::services::accounts::AuthError) -> Self {
+        use crate::services::accounts::AuthError as A;
+        let msg = e.to_string();
+        match e {
+            A::MissingToken(_) => Self::new(StatusCode::UNAUTHORIZED, "M_MISSING_TOKEN", msg),
+            A::UnknownToken => Self::new(StatusCode::UNAUTHORIZED, "M_UNKNOWN_TOKEN", msg)
+                .with("soft_logout", false),
+            A::ExpiredToken => Self::new(StatusCode::UNAUTHORIZED, "M_UNKNOWN_TOKEN", msg)
+                .with("soft_logout", true),
+            A::Locked => {
+                Self::new(StatusCode::UNAUTHORIZED, "M_USER_LOCKED", msg).with("soft_logout", true)
+            }
+            A::GuestForbidden => Self::new(StatusCode::FORBIDDEN, "M_GUEST_ACCESS_FORBIDDEN", msg),
+            A::NotAdmin => Self::forbidden(msg),
+        }
+    }
+}
+
+impl From<crate::services::accounts::AccountsError> for ApiError {
+    fn from(e: crate::services::accounts::AccountsError) -> Self {
+        use crate::services::accounts::AccountsError as E;
+        let msg = e.to_string();
+        match e {
+            E::Auth(a) => a.into(),
+            E::InvalidUsername(_) | E::NumericUsername => {
+                Self::new(StatusCode::BAD_REQUEST, "M_INVALID_USERNAME", msg)
+            }
+            E::UserInUse => Self::new(StatusCode::BAD_REQUEST, "M_USER_IN_USE", msg),
+            E::InvalidLogin => Self::forbidden(msg),
+            E::Deactivated => Self::new(StatusCode::FORBIDDEN, "M_USER_DEACTIVATED", msg),
+            E::Hashing(_) => Self::internal(e),
+            E::Db(d) => d.into(),
+        }
+    }
+}
+
+impl From<crate::services::users::UsersError> for ApiError {
+    fn from(e: crate::services::users::UsersError) -> Self {
+        use crate::services::users::UsersError as E;
+        let msg = e.to_string();
+        match e {
+            E::SelfDemotion => Self::unknown(StatusCode::BAD_REQUEST, msg),
+            E::NoSuchUser => Self::unknown(StatusCode::NOT_FOUND, msg),
+            E::Accounts(a) => a.into(),
+        }
+    }
+}

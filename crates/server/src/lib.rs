@@ -1,0 +1,174 @@
+//! mxcd: a Matrix media server with Synapse's media admin API.
+//!
+//! [`start`] builds everything from a [`Config`] and serves it; tests and `main` both use it.
+
+pub mod app;
+pub mod auth;
+pub mod bootstrap;
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod extract;
+mod routes;
+pub mod services;
+pub mod state;
+
+use std::{net::SocketAddr, sync::Arc};
+
+use anyhow::Context as _;
+use mxcd_db::Db;
+use serde_json::json;
+use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
+
+pub use crate::config::Config;
+use crate::{
+    bootstrap::DataDir,
+    services::{accounts, registration, users},
+    state::{AppState, Discovery},
+};
+
+/// A running server: its address, and how to stop it.
+pub struct Running {
+    pub addr: SocketAddr,
+    pub data: DataDir,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: JoinHandle<std::io::Result<()>>,
+    db: Db,
+}
+
+impl Running {
+    /// Stops accepting, finishes requests in flight, and closes the database.
+    pub async fn stop(mut self) -> anyhow::Result<()> {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        (&mut self.task).await??;
+        self.db.close().await;
+        Ok(())
+    }
+
+    /// Resolves when the server ends on its own (it only does on error).
+    pub async fn wait(&mut self) -> anyhow::Result<()> {
+        (&mut self.task).await??;
+        Ok(())
+    }
+}
+
+/// Prepares the data directory, connects to and migrates the database, binds the listener and
+/// starts serving in the background.
+pub async fn start(cfg: Config) -> anyhow::Result<Running> {
+    let (data, secret) = DataDir::prepare(&cfg)?;
+    let db_url = cfg.database_url();
+    let password = cfg.database_password()?;
+    let db = Db::connect(&db_url, password.as_ref().map(|p| p.expose()))
+        .await
+        .with_context(|| format!("cannot open database {}", redact_url(&db_url)))?;
+    let state = build_state(&cfg, db.clone(), secret);
+    let addr = cfg.listen_addr()?;
+    let listener = TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr}"))?;
+    let addr = listener.local_addr()?;
+    let (tx, rx) = oneshot::channel();
+    let task = tokio::spawn(app::serve(listener, state, async {
+        let _ = rx.await;
+    }));
+    announce(&cfg, &data, &db_url, addr, &db).await;
+    Ok(Running {
+        addr,
+        data,
+        shutdown: Some(tx),
+        task,
+        db,
+    })
+}
+
+fn build_state(cfg: &Config, db: Db, secret: config::Secret) -> AppState {
+    let lifetime = cfg.session_lifetime.map(|d| d.as_millis());
+    let accounts = Arc::new(accounts::Service::new(
+        db.clone(),
+        &cfg.server_name,
+        lifetime,
+    ));
+    let policy = registration::Policy {
+        enabled: cfg.enable_registration,
+        requires_token: cfg.registration_requires_token,
+    };
+    AppState {
+        registration: Arc::new(registration::Service::new(db.clone(), Some(secret), policy)),
+        users: Arc::new(users::Service::new(db, accounts.clone())),
+        accounts,
+        discovery: Arc::new(discovery(cfg)),
+    }
+}
+
+fn discovery(cfg: &Config) -> Discovery {
+    let client_wellknown = cfg.client_wellknown_enabled().then(|| {
+        let mut v = json!({});
+        if let Some(base) = &cfg.public_baseurl {
+            v["m.homeserver"] = json!({ "base_url": base });
+        }
+        for (k, val) in &cfg.extra_well_known_client_content {
+            v[k] = val.clone();
+        }
+        v
+    });
+    let server_wellknown = cfg
+        .serve_server_wellknown
+        .then(|| json!({ "m.server": format!("{}:443", cfg.server_name.split(':').next().unwrap_or("")) }));
+    Discovery {
+        client_wellknown,
+        server_wellknown,
+        max_upload_size: cfg.max_upload_size.bytes(),
+    }
+}
+
+/// A database URL with any password replaced, for logs.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let cred = &url[s + 3..at];
+            match cred.split_once(':') {
+                Some((user, _)) => format!("{}{user}:[redacted]{}", &url[..s + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// The first log lines: where everything is and how to create an admin.
+async fn announce(cfg: &Config, data: &DataDir, db_url: &str, addr: SocketAddr, db: &Db) {
+    tracing::info!(
+        "mxcd {} serving server_name {}",
+        env!("CARGO_PKG_VERSION"),
+        cfg.server_name
+    );
+    tracing::info!("listening on http://{addr}");
+    tracing::info!("data directory: {}", data.root.display());
+    tracing::info!("database: {}", redact_url(db_url));
+    tracing::info!("media directory: {}", data.media.display());
+    tracing::info!("signing key: {}", data.signing_key.display());
+    if let Some(f) = &data.registration_secret_file {
+        tracing::info!("registration shared secret: {}", f.display());
+    }
+    if db.count_admins().await.unwrap_or(1) == 0 {
+        tracing::info!(
+            "no admin account yet; create one with: mxcd register-user --admin -u admin \
+             [--config FILE] http://{addr}"
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn urls_are_redacted() {
+        assert_eq!(
+            super::redact_url("postgres://u:pw@h:5432/db"),
+            "postgres://u:[redacted]@h:5432/db"
+        );
+        assert_eq!(super::redact_url("postgres://u@h/db"), "postgres://u@h/db");
+        assert_eq!(super::redact_url("sqlite:///x/y.db"), "sqlite:///x/y.db");
+    }
+}

@@ -1,0 +1,23 @@
+//! HTTP routes: thin handlers, one file per endpoint family.
+
+mod account;
+pub(crate) mod admin;
+mod discovery;
+mod login;
+mod register;
+
+use axum::Router;
+
+use crate::state::AppState;
+
+/// The client API versions (`r0`, `v3`) under which client endpoints are served, as Synapse.
+pub(crate) const CLIENT_PREFIXES: [&str; 2] = ["/_matrix/client/r0", "/_matrix/client/v3"];
+
+pub(crate) fn router() -> Router<AppState> {
+    Router::new()
+        .merge(discovery::router())
+        .merge(login::router())
+        .merge(account::router())
+        .merge(register::router())
+        .merge(admin::router())
+}

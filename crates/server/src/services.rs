@@ -1,0 +1,5 @@
+//! Services: the application logic between the HTTP routes and storage. No axum types here.
+
+pub mod accounts;
+pub mod registration;
+pub mod users;

@@ -1,0 +1,26 @@
+//! What the HTTP layer holds: one handle per service, and a few settings.
+
+use std::sync::Arc;
+
+use axum::extract::FromRef;
+
+use crate::services::{accounts, registration, users};
+
+/// Settings the client-facing discovery endpoints answer with.
+#[derive(Debug, Default)]
+pub struct Discovery {
+    /// The `/.well-known/matrix/client` body, when served.
+    pub client_wellknown: Option<serde_json::Value>,
+    /// The `/.well-known/matrix/server` body, when served.
+    pub server_wellknown: Option<serde_json::Value>,
+    /// `m.upload.size` of the media config endpoint.
+    pub max_upload_size: u64,
+}
+
+#[derive(Clone, FromRef)]
+pub struct AppState {
+    pub accounts: Arc<accounts::Service>,
+    pub registration: Arc<registration::Service>,
+    pub users: Arc<users::Service>,
+    pub discovery: Arc<Discovery>,
+}

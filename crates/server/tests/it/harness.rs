@@ -1,0 +1,255 @@
+//! Test harness: start a server on a chosen backend and talk to it.
+
+use hmac::{Hmac, KeyInit as _, Mac as _};
+use mxcd_db::testing::{PgTestDb, postgres_admin_url};
+use mxcd_server::{Config, Running, config::Secret};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use sha1::Sha1;
+
+pub(crate) const SECRET: &str = "test-shared-secret";
+pub(crate) const SERVER_NAME: &str = "test.local";
+
+#[derive(Clone, Debug)]
+pub(crate) enum Backend {
+    Sqlite,
+    Postgres(String),
+}
+
+impl Backend {
+    /// PostgreSQL, if configured; `None` skips the test outside CI (inside CI it panics).
+    pub(crate) fn postgres() -> Option<Self> {
+        postgres_admin_url().map(Backend::Postgres)
+    }
+}
+
+/// Generates, for each listed `async fn name(b: Backend)`, one test per backend.
+#[macro_export]
+macro_rules! backend_tests {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+               async fn $name() { super::$name($crate::harness::Backend::Sqlite).await } )*
+        }
+        mod postgres {
+            $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+               async fn $name() {
+                   match $crate::harness::Backend::postgres() {
+                       Some(b) => super::$name(b).await,
+                       None => eprintln!("skipped: MXCD_TEST_POSTGRES_URL is not set"),
+                   }
+               } )*
+        }
+    };
+}
+
+pub(crate) struct TestServer {
+    pub(crate) base: String,
+    pub(crate) client: reqwest::Client,
+    pub(crate) cfg: Config,
+    running: Option<Running>,
+    _dir: tempfile::TempDir,
+    _pg: Option<PgTestDb>,
+}
+
+/// A response: status and JSON body (`Null` when the body is not JSON).
+pub(crate) struct Res {
+    pub(crate) status: StatusCode,
+    pub(crate) headers: reqwest::header::HeaderMap,
+    pub(crate) body: Value,
+}
+
+impl Res {
+    /// Asserts a Matrix error.
+    #[track_caller]
+    pub(crate) fn err(&self, status: u16, errcode: &str) -> &str {
+        assert_eq!(
+            (self.status.as_u16(), self.body["errcode"].as_str()),
+            (status, Some(errcode)),
+            "body: {}",
+            self.body
+        );
+        self.body["error"].as_str().expect("error message")
+    }
+
+    #[track_caller]
+    pub(crate) fn ok(&self) -> &Value {
+        assert!(self.status.is_success(), "{}: {}", self.status, self.body);
+        &self.body
+    }
+}
+
+impl TestServer {
+    pub(crate) async fn start(b: Backend) -> Self {
+        Self::start_with(b, |_| {}).await
+    }
+
+    pub(crate) async fn start_with(b: Backend, tweak: impl FnOnce(&mut Config)) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cfg = Config {
+            server_name: SERVER_NAME.into(),
+            listen: "127.0.0.1:0".into(),
+            data_dir: dir.path().join("data"),
+            registration_shared_secret: Some(Secret::new(SECRET)),
+            ..Config::default()
+        };
+        let pg = match b {
+            Backend::Sqlite => None,
+            Backend::Postgres(admin) => {
+                let db = PgTestDb::create(&admin).await;
+                cfg.database.url = Some(db.url().to_owned());
+                Some(db)
+            }
+        };
+        tweak(&mut cfg);
+        let running = mxcd_server::start(cfg.clone())
+            .await
+            .expect("server starts");
+        Self {
+            base: format!("http://{}", running.addr),
+            client: reqwest::Client::new(),
+            cfg,
+            running: Some(running),
+            _dir: dir,
+            _pg: pg,
+        }
+    }
+
+    /// Stops the server and starts it again on the same data.
+    pub(crate) async fn restart(&mut self) {
+        self.running.take().unwrap().stop().await.unwrap();
+        let running = mxcd_server::start(self.cfg.clone())
+            .await
+            .expect("server restarts");
+        self.base = format!("http://{}", running.addr);
+        self.running = Some(running);
+    }
+
+    pub(crate) fn database_url(&self) -> String {
+        self.cfg.database_url()
+    }
+
+    pub(crate) async fn req(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Res {
+        let mut rb = self.client.request(method, format!("{}{path}", self.base));
+        if let Some(t) = token {
+            rb = rb.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            rb = rb.json(&b);
+        }
+        Self::read(rb.send().await.unwrap()).await
+    }
+
+    pub(crate) async fn read(r: reqwest::Response) -> Res {
+        let status = r.status();
+        let headers = r.headers().clone();
+        let bytes = r.bytes().await.unwrap();
+        Res {
+            status,
+            headers,
+            body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        }
+    }
+
+    pub(crate) async fn get(&self, path: &str, token: Option<&str>) -> Res {
+        self.req(Method::GET, path, token, None).await
+    }
+
+    pub(crate) async fn post(&self, path: &str, token: Option<&str>, body: Value) -> Res {
+        self.req(Method::POST, path, token, Some(body)).await
+    }
+
+    pub(crate) async fn put(&self, path: &str, token: Option<&str>, body: Value) -> Res {
+        self.req(Method::PUT, path, token, Some(body)).await
+    }
+
+    pub(crate) async fn raw(&self, method: Method, path: &str, body: &'static str) -> Res {
+        let r = self
+            .client
+            .request(method, format!("{}{path}", self.base))
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        Self::read(r).await
+    }
+
+    pub(crate) async fn nonce(&self) -> String {
+        let r = self.get("/_synapse/admin/v1/register", None).await;
+        r.ok()["nonce"].as_str().unwrap().to_owned()
+    }
+
+    /// Registers through the shared-secret endpoint (MAC computed here, independently of the
+    /// server's code) and returns `(user_id, access_token)`.
+    pub(crate) async fn register(
+        &self,
+        user: &str,
+        password: &str,
+        admin: bool,
+    ) -> (String, String) {
+        let body = shared_secret_body(&self.nonce().await, user, password, admin, SECRET);
+        let r = self.post("/_synapse/admin/v1/register", None, body).await;
+        let b = r.ok();
+        (
+            b["user_id"].as_str().unwrap().to_owned(),
+            b["access_token"].as_str().unwrap().to_owned(),
+        )
+    }
+
+    pub(crate) async fn login(&self, user: &str, password: &str) -> Res {
+        let body = json!({"type": "m.login.password", "identifier": {"type": "m.id.user", "user": user}, "password": password});
+        self.post("/_matrix/client/v3/login", None, body).await
+    }
+
+    /// Runs one SQL statement against the server's database (for states no API can create).
+    pub(crate) async fn sql(&self, statement: &'static str) {
+        use sqlx::Connection as _;
+        let url = self.database_url();
+        if url.starts_with("sqlite:") {
+            let mut c = sqlx::SqliteConnection::connect(&url).await.unwrap();
+            sqlx::query(statement).execute(&mut c).await.unwrap();
+        } else {
+            let mut c = sqlx::PgConnection::connect(&url).await.unwrap();
+            sqlx::query(statement).execute(&mut c).await.unwrap();
+        }
+    }
+}
+
+/// Synapse's registration MAC, written out here from its documentation.
+pub(crate) fn mac(secret: &str, nonce: &str, user: &str, password: &str, admin: bool) -> String {
+    let mut m = Hmac::<Sha1>::new_from_slice(secret.as_bytes()).unwrap();
+    let msg = format!(
+        "{nonce}\0{user}\0{password}\0{}",
+        if admin { "admin" } else { "notadmin" }
+    );
+    m.update(msg.as_bytes());
+    hex::encode(m.finalize().into_bytes())
+}
+
+pub(crate) fn shared_secret_body(
+    nonce: &str,
+    user: &str,
+    password: &str,
+    admin: bool,
+    secret: &str,
+) -> Value {
+    json!({
+        "nonce": nonce, "username": user, "password": password, "admin": admin,
+        "mac": mac(secret, nonce, user, password, admin),
+    })
+}
+
+pub(crate) fn uid(localpart: &str) -> String {
+    format!("@{localpart}:{SERVER_NAME}")
+}
+
+/// Percent-encodes a user ID for a path segment.
+pub(crate) fn enc(s: &str) -> String {
+    s.replace('@', "%40").replace(':', "%3A")
+}
