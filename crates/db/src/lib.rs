@@ -7,6 +7,7 @@
 
 mod accounts;
 mod error;
+mod media;
 mod registration;
 #[cfg(feature = "test-support")]
 pub mod testing;
@@ -22,6 +23,7 @@ use sqlx::{
 
 pub use accounts::{NewUser, UserFilter, UserOrder, UserPatch, UserRow};
 pub use error::{DbError, ErrorKind};
+pub use media::{BlobOutcome, MediaRow, NewBlob, NewMedia};
 pub use registration::{RegistrationToken, UiaSession};
 pub use tokens::{Connection, TokenOwner};
 

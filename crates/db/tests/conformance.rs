@@ -2,7 +2,8 @@
 //! `MXCD_TEST_POSTGRES_URL` is set (required under `CI=true`).
 
 use mxcd_db::{
-    Db, DbError, ErrorKind, NewUser, RegistrationToken, UserFilter, UserOrder, UserPatch,
+    BlobOutcome, Db, DbError, ErrorKind, NewBlob, NewMedia, NewUser, RegistrationToken, UserFilter,
+    UserOrder, UserPatch,
     testing::{PgTestDb, postgres_admin_url},
 };
 use mxcd_types::{AccessToken, TokenHash};
@@ -260,6 +261,72 @@ async fn registration_tokens(db: &Db) {
     );
 }
 
+async fn media_blobs(db: &Db) {
+    let media = |id: &str| NewMedia {
+        origin: "x".into(),
+        media_id: id.into(),
+        user_id: Some("@alice:x".into()),
+        media_type: "image/png".into(),
+        upload_name: Some("a.png".into()),
+        created_ts: 7,
+        authenticated: true,
+    };
+    let blob = |key: &str| NewBlob {
+        sha256: "ab".repeat(32),
+        storage_key: key.into(),
+        size: 3,
+    };
+    assert_eq!(
+        db.insert_media(&media("m1"), &blob("k1")).await.unwrap(),
+        BlobOutcome::Stored
+    );
+    assert_eq!(
+        db.insert_media(&media("m2"), &blob("k2")).await.unwrap(),
+        BlobOutcome::Duplicate {
+            existing: "k1".into()
+        },
+        "identical content is stored once"
+    );
+    assert_eq!(db.count_blobs().await.unwrap(), 1);
+    let row = db.get_media("x", "m2").await.unwrap().unwrap();
+    assert_eq!(
+        (
+            row.storage_key.as_deref(),
+            row.media_length,
+            row.authenticated
+        ),
+        (Some("k1"), Some(3), true)
+    );
+    assert_eq!(row.upload_name.as_deref(), Some("a.png"));
+    let dup_id = db
+        .insert_media(&media("m1"), &blob("k3"))
+        .await
+        .unwrap_err();
+    assert_eq!(dup_id.kind(), ErrorKind::Conflict);
+    assert_eq!(
+        db.count_blobs().await.unwrap(),
+        1,
+        "a failed insert leaves the reference count alone"
+    );
+
+    assert_eq!(
+        db.delete_media("x", "m1").await.unwrap(),
+        None,
+        "m2 still references the blob"
+    );
+    assert!(db.get_media("x", "m1").await.unwrap().is_none());
+    assert_eq!(
+        db.delete_media("x", "m2").await.unwrap(),
+        Some("k1".into()),
+        "the last reference frees the blob"
+    );
+    assert_eq!(db.count_blobs().await.unwrap(), 0);
+    assert!(matches!(
+        db.delete_media("x", "m2").await,
+        Err(DbError::NotFound)
+    ));
+}
+
 async fn suite(url: &str) {
     let db = Db::connect(url, None).await.unwrap();
     users_round_trip(&db).await;
@@ -267,6 +334,7 @@ async fn suite(url: &str) {
     listing(&db).await;
     nonces(&db).await;
     registration_tokens(&db).await;
+    media_blobs(&db).await;
     db.close().await;
     // Reconnecting applies no migration twice and keeps the data.
     let db = Db::connect(url, None).await.unwrap();

@@ -53,7 +53,10 @@ pub struct Config {
     pub session_lifetime: Option<Duration>,
     /// Largest media upload accepted, for example "50M".
     pub max_upload_size: ByteSize,
+    /// New media is served only through the authenticated (`/_matrix/client/v1/media`) endpoints.
+    pub enable_authenticated_media: bool,
     pub database: DatabaseConfig,
+    pub storage: StorageConfig,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -65,6 +68,43 @@ pub struct DatabaseConfig {
     pub password: Option<Secret>,
     /// File holding the PostgreSQL password.
     pub password_file: Option<PathBuf>,
+}
+
+/// Where media bytes are kept.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StorageConfig {
+    pub backend: StorageBackend,
+    /// Directory of the `fs` backend. Default: `<data_dir>/media`.
+    pub path: Option<PathBuf>,
+    pub s3: Option<S3Section>,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StorageBackend {
+    #[default]
+    Fs,
+    S3,
+}
+
+/// An S3-compatible bucket.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct S3Section {
+    pub endpoint: String,
+    #[serde(default = "default_region")]
+    pub region: String,
+    pub bucket: String,
+    #[serde(default)]
+    pub prefix: String,
+    pub access_key_id: String,
+    pub secret_access_key: Option<Secret>,
+    pub secret_access_key_file: Option<PathBuf>,
+}
+
+fn default_region() -> String {
+    "us-east-1".into()
 }
 
 impl Default for Config {
@@ -84,11 +124,13 @@ impl Default for Config {
             registration_requires_token: false,
             session_lifetime: None,
             max_upload_size: ByteSize(50 * 1024 * 1024),
+            enable_authenticated_media: true,
             database: DatabaseConfig {
                 url: None,
                 password: None,
                 password_file: None,
             },
+            storage: StorageConfig::default(),
         }
     }
 }
@@ -174,6 +216,17 @@ impl Config {
                 "cannot be set together with database.password",
             ));
         }
+        if self.storage.backend == StorageBackend::S3 {
+            let s3 = self.storage.s3.as_ref().ok_or_else(|| {
+                ConfigError::key("storage.s3", "required when storage.backend = \"s3\"")
+            })?;
+            if s3.secret_access_key.is_none() == s3.secret_access_key_file.is_none() {
+                return Err(ConfigError::key(
+                    "storage.s3.secret_access_key",
+                    "set exactly one of secret_access_key and secret_access_key_file",
+                ));
+            }
+        }
         if let Some(base) = &self.public_baseurl
             && !(base.starts_with("https://") || base.starts_with("http://"))
         {
@@ -222,6 +275,34 @@ impl Config {
                 .map_err(|e| ConfigError::key("database.password_file", e)),
             (None, None) => Ok(None),
         }
+    }
+
+    /// The S3 settings with the secret resolved, when the S3 backend is chosen.
+    pub fn s3(&self) -> Result<Option<mxcd_blob::S3Config>, ConfigError> {
+        let Some(s3) = self
+            .storage
+            .s3
+            .as_ref()
+            .filter(|_| self.storage.backend == StorageBackend::S3)
+        else {
+            return Ok(None);
+        };
+        let secret = match (&s3.secret_access_key, &s3.secret_access_key_file) {
+            (Some(s), _) => s.clone(),
+            (None, Some(f)) => Secret::from_file(f)
+                .map_err(|e| ConfigError::key("storage.s3.secret_access_key_file", e))?,
+            (None, None) => {
+                return Err(ConfigError::key("storage.s3.secret_access_key", "missing"));
+            }
+        };
+        Ok(Some(mxcd_blob::S3Config {
+            endpoint: s3.endpoint.clone(),
+            region: s3.region.clone(),
+            bucket: s3.bucket.clone(),
+            prefix: s3.prefix.clone(),
+            access_key_id: s3.access_key_id.clone(),
+            secret_access_key: secret.expose().to_owned(),
+        }))
     }
 
     /// Whether `/.well-known/matrix/client` is served.

@@ -143,3 +143,32 @@ impl From<crate::services::users::UsersError> for ApiError {
         }
     }
 }
+
+impl From<crate::services::media::MediaError> for ApiError {
+    fn from(e: crate::services::media::MediaError) -> Self {
+        use crate::services::media::MediaError as E;
+        match e {
+            E::NotFound => Self::not_found("Not found"),
+            E::TooLarge(_) => Self::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "M_TOO_LARGE",
+                "Upload request body is too large",
+            ),
+            E::NotYetUploaded => Self::new(
+                StatusCode::GATEWAY_TIMEOUT,
+                "M_NOT_YET_UPLOADED",
+                "Media has not been uploaded yet",
+            ),
+            E::RangeNotSatisfiable { .. } => Self::unknown(
+                StatusCode::RANGE_NOT_SATISFIABLE,
+                "Requested range not satisfiable",
+            ),
+            E::Body(io) => Self::unknown(
+                StatusCode::BAD_REQUEST,
+                format!("Error reading upload: {io}"),
+            ),
+            E::Blob(b) => Self::internal(b),
+            E::Db(d) => d.into(),
+        }
+    }
+}

@@ -23,7 +23,7 @@ use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 pub use crate::config::Config;
 use crate::{
     bootstrap::DataDir,
-    services::{accounts, registration, users},
+    services::{accounts, media, registration, users},
     state::{AppState, Discovery},
 };
 
@@ -63,7 +63,8 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
     let db = Db::connect(&db_url, password.as_ref().map(|p| p.expose()))
         .await
         .with_context(|| format!("cannot open database {}", redact_url(&db_url)))?;
-    let state = build_state(&cfg, db.clone(), secret);
+    let store = open_store(&cfg, &data).await?;
+    let state = build_state(&cfg, db.clone(), secret, store);
     let addr = cfg.listen_addr()?;
     let listener = TcpListener::bind(addr)
         .await
@@ -83,7 +84,32 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
     })
 }
 
-fn build_state(cfg: &Config, db: Db, secret: config::Secret) -> AppState {
+/// The blob store the configuration asks for.
+async fn open_store(cfg: &Config, data: &DataDir) -> anyhow::Result<Arc<dyn mxcd_blob::BlobStore>> {
+    if let Some(s3) = cfg.s3()? {
+        tracing::info!(
+            "media storage: s3 bucket {} at {} (prefix {:?})",
+            s3.bucket,
+            s3.endpoint,
+            s3.prefix
+        );
+        return Ok(Arc::new(mxcd_blob::S3Store::new(&s3)?));
+    }
+    let path = cfg
+        .storage
+        .path
+        .clone()
+        .unwrap_or_else(|| data.media.clone());
+    tracing::info!("media storage: {}", path.display());
+    Ok(Arc::new(mxcd_blob::FsStore::open(&path).await?))
+}
+
+fn build_state(
+    cfg: &Config,
+    db: Db,
+    secret: config::Secret,
+    store: Arc<dyn mxcd_blob::BlobStore>,
+) -> AppState {
     let lifetime = cfg.session_lifetime.map(|d| d.as_millis());
     let accounts = Arc::new(accounts::Service::new(
         db.clone(),
@@ -96,7 +122,14 @@ fn build_state(cfg: &Config, db: Db, secret: config::Secret) -> AppState {
     };
     AppState {
         registration: Arc::new(registration::Service::new(db.clone(), Some(secret), policy)),
-        users: Arc::new(users::Service::new(db, accounts.clone())),
+        users: Arc::new(users::Service::new(db.clone(), accounts.clone())),
+        media: Arc::new(media::Service::new(
+            db,
+            store,
+            &cfg.server_name,
+            cfg.max_upload_size.bytes(),
+            cfg.enable_authenticated_media,
+        )),
         accounts,
         discovery: Arc::new(discovery(cfg)),
     }
@@ -147,7 +180,6 @@ async fn announce(cfg: &Config, data: &DataDir, db_url: &str, addr: SocketAddr, 
     tracing::info!("listening on http://{addr}");
     tracing::info!("data directory: {}", data.root.display());
     tracing::info!("database: {}", redact_url(db_url));
-    tracing::info!("media directory: {}", data.media.display());
     tracing::info!("signing key: {}", data.signing_key.display());
     if let Some(f) = &data.registration_secret_file {
         tracing::info!("registration shared secret: {}", f.display());

@@ -4,6 +4,7 @@ mod account;
 pub(crate) mod admin;
 mod discovery;
 mod login;
+mod media;
 mod register;
 
 use axum::Router;
@@ -20,4 +21,5 @@ pub(crate) fn router() -> Router<AppState> {
         .merge(account::router())
         .merge(register::router())
         .merge(admin::router())
+        .merge(media::router())
 }

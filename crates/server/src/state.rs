@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use axum::extract::FromRef;
 
-use crate::services::{accounts, registration, users};
+use crate::services::{accounts, media, registration, users};
 
 /// Settings the client-facing discovery endpoints answer with.
 #[derive(Debug, Default)]
@@ -22,5 +22,6 @@ pub struct AppState {
     pub accounts: Arc<accounts::Service>,
     pub registration: Arc<registration::Service>,
     pub users: Arc<users::Service>,
+    pub media: Arc<media::Service>,
     pub discovery: Arc<Discovery>,
 }

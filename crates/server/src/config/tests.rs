@@ -31,7 +31,9 @@ fn example_documents_every_key() {
         let leaf = key.rsplit('.').next().unwrap();
         let documented = EXAMPLE.lines().any(|l| {
             let l = l.trim_start_matches(['#', ' ']);
-            l.starts_with(&format!("{leaf} =")) || l == format!("[{leaf}]")
+            l.starts_with(&format!("{leaf} ="))
+                || l == format!("[{leaf}]")
+                || l == format!("[storage.{leaf}]")
         });
         assert!(
             documented,
@@ -127,4 +129,26 @@ fn secrets_are_redacted_and_read_from_files() {
             .to_string()
             .contains("registration_shared_secret_path")
     );
+}
+
+#[test]
+fn s3_storage_needs_its_section_and_one_secret() {
+    let err = Config::from_toml("[storage]\nbackend = \"s3\"")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("storage.s3"), "{err}");
+    let base = "[storage]\nbackend = \"s3\"\n[storage.s3]\nendpoint = \"http://s3\"\nbucket = \"b\"\naccess_key_id = \"k\"\n";
+    let err = Config::from_toml(base).unwrap_err().to_string();
+    assert!(err.contains("storage.s3.secret_access_key"), "{err}");
+    let cfg = Config::from_toml(&format!("{base}secret_access_key = \"s\"")).unwrap();
+    let s3 = cfg.s3().unwrap().unwrap();
+    assert_eq!(
+        (s3.region.as_str(), s3.secret_access_key.as_str()),
+        ("us-east-1", "s")
+    );
+    assert!(!format!("{cfg:?}").contains("secret_access_key: Some(\"s\")"));
+    let err = Config::from_toml("[storage]\nbackend = \"ftp\"")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("storage.backend"), "{err}");
 }

@@ -23,6 +23,83 @@ impl Backend {
     }
 }
 
+/// Where a test server keeps media bytes.
+#[derive(Clone, Debug)]
+pub(crate) enum Storage {
+    Fs,
+    S3(String),
+}
+
+impl Storage {
+    /// S3, if configured; `None` skips the test outside CI (inside CI it panics).
+    pub(crate) fn s3() -> Option<Self> {
+        match std::env::var("MXCD_TEST_S3_ENDPOINT") {
+            Ok(e) if !e.is_empty() => Some(Storage::S3(e)),
+            _ if std::env::var("CI").is_ok_and(|v| v == "true") => {
+                panic!(
+                    "CI=true but MXCD_TEST_S3_ENDPOINT is not set: S3 tests cannot be skipped in CI"
+                )
+            }
+            _ => None,
+        }
+    }
+
+    /// Points `cfg` at this storage (a fresh prefix per server on S3).
+    pub(crate) fn apply(&self, cfg: &mut Config) {
+        if let Storage::S3(endpoint) = self {
+            cfg.storage.backend = mxcd_server::config::StorageBackend::S3;
+            cfg.storage.s3 = Some(mxcd_server::config::S3Section {
+                endpoint: endpoint.clone(),
+                region: "us-east-1".into(),
+                bucket: std::env::var("MXCD_TEST_S3_BUCKET").unwrap_or_else(|_| "mxcd-test".into()),
+                prefix: format!("it-{}/", mxcd_types::random_string(16).to_lowercase()),
+                access_key_id: "test".into(),
+                secret_access_key: Some(Secret::new("testtesttest")),
+                secret_access_key_file: None,
+            });
+        }
+    }
+}
+
+/// Generates, for each listed `async fn name(b: Backend, st: Storage)`, one test per
+/// database × storage pair.
+#[macro_export]
+macro_rules! storage_tests {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite_fs {
+            $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+               async fn $name() { super::$name($crate::harness::Backend::Sqlite, $crate::harness::Storage::Fs).await } )*
+        }
+        mod postgres_fs {
+            $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+               async fn $name() {
+                   match $crate::harness::Backend::postgres() {
+                       Some(b) => super::$name(b, $crate::harness::Storage::Fs).await,
+                       None => eprintln!("skipped: MXCD_TEST_POSTGRES_URL is not set"),
+                   }
+               } )*
+        }
+        mod sqlite_s3 {
+            $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+               async fn $name() {
+                   match $crate::harness::Storage::s3() {
+                       Some(s) => super::$name($crate::harness::Backend::Sqlite, s).await,
+                       None => eprintln!("skipped: MXCD_TEST_S3_ENDPOINT is not set"),
+                   }
+               } )*
+        }
+        mod postgres_s3 {
+            $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+               async fn $name() {
+                   match ($crate::harness::Backend::postgres(), $crate::harness::Storage::s3()) {
+                       (Some(b), Some(s)) => super::$name(b, s).await,
+                       _ => eprintln!("skipped: MXCD_TEST_POSTGRES_URL or MXCD_TEST_S3_ENDPOINT is not set"),
+                   }
+               } )*
+        }
+    };
+}
+
 /// Generates, for each listed `async fn name(b: Backend)`, one test per backend.
 #[macro_export]
 macro_rules! backend_tests {
@@ -205,6 +282,19 @@ impl TestServer {
     pub(crate) async fn login(&self, user: &str, password: &str) -> Res {
         let body = json!({"type": "m.login.password", "identifier": {"type": "m.id.user", "user": user}, "password": password});
         self.post("/_matrix/client/v3/login", None, body).await
+    }
+
+    /// A single integer from the server's database (for checks no API exposes yet).
+    pub(crate) async fn sql_i64(&self, query: &'static str) -> i64 {
+        use sqlx::Connection as _;
+        let url = self.database_url();
+        if url.starts_with("sqlite:") {
+            let mut c = sqlx::SqliteConnection::connect(&url).await.unwrap();
+            sqlx::query_scalar(query).fetch_one(&mut c).await.unwrap()
+        } else {
+            let mut c = sqlx::PgConnection::connect(&url).await.unwrap();
+            sqlx::query_scalar(query).fetch_one(&mut c).await.unwrap()
+        }
     }
 
     /// Runs one SQL statement against the server's database (for states no API can create).

@@ -8,7 +8,8 @@ crate::backend_tests!(
     login_and_logout,
     login_failures,
     login_request_validation,
-    deactivated_and_locked_users
+    deactivated_and_locked_users,
+    historical_user_ids
 );
 
 async fn login_and_logout(b: Backend) {
@@ -201,4 +202,42 @@ async fn deactivated_and_locked_users(b: Backend) {
     assert_eq!(r.err(401, "M_USER_LOCKED"), "User account has been locked");
     assert_eq!(r.body["soft_logout"], true);
     s.login("dave", "pw").await.err(401, "M_USER_LOCKED");
+}
+
+/// User IDs from before the spec's grammar was tightened still work for existing accounts,
+/// though no new account may take such an ID.
+async fn historical_user_ids(b: Backend) {
+    let s = TestServer::start(b).await;
+    let (_, admin) = s.register("root", "pw", true).await;
+    s.register("template", "oldpw", false).await;
+    s.sql(
+        "INSERT INTO users (user_id, password_hash, admin, created_ts) \
+         SELECT '@Old Name!:test.local', password_hash, FALSE, created_ts FROM users \
+         WHERE user_id = '@template:test.local'",
+    )
+    .await;
+    s.sql("INSERT INTO profiles (user_id) VALUES ('@Old Name!:test.local')")
+        .await;
+    let r = s.login("@Old Name!:test.local", "oldpw").await;
+    let token = r.ok()["access_token"].as_str().unwrap().to_owned();
+    let who = s
+        .get("/_matrix/client/v3/account/whoami", Some(&token))
+        .await;
+    assert_eq!(who.ok()["user_id"], "@Old Name!:test.local");
+    let r = s
+        .get(
+            "/_synapse/admin/v2/users/%40Old%20Name%21%3Atest.local",
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(r.ok()["name"], "@Old Name!:test.local");
+    // New accounts must still be valid lowercase.
+    let r = s
+        .put(
+            "/_synapse/admin/v2/users/%40New%20Name%3Atest.local",
+            Some(&admin),
+            json!({}),
+        )
+        .await;
+    r.err(400, "M_INVALID_USERNAME");
 }

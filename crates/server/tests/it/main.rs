@@ -9,5 +9,7 @@ mod binary;
 mod client_register;
 mod discovery;
 mod login;
+mod media;
+mod media_service;
 mod restart;
 mod shared_secret;

@@ -1,0 +1,143 @@
+//! Byte storage for mxcd.
+//!
+//! A [`BlobStore`] takes a stream, hashes (SHA-256) and counts it as it arrives, refuses it past
+//! a size cap, and makes it visible under a key it generates only once it is complete. Keys are
+//! never built from user input. Two backends: [`FsStore`] (the default, under the data
+//! directory, with file and directory `fsync` before a put returns) and [`S3Store`] (any
+//! S3-compatible service, through a multipart upload that is aborted on failure).
+
+mod fs;
+mod key;
+mod s3;
+
+use std::{io, ops::Range, time::SystemTime};
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use futures_util::stream::BoxStream;
+
+pub use fs::FsStore;
+pub use key::BlobKey;
+pub use s3::{S3Config, S3Store};
+
+/// A stream of body chunks.
+pub type ByteStream = BoxStream<'static, io::Result<Bytes>>;
+
+/// What a completed put stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Stored {
+    pub key: BlobKey,
+    pub size: u64,
+    /// Lowercase hex SHA-256 of the bytes.
+    pub sha256: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BlobError {
+    #[error("blob not found")]
+    NotFound,
+    #[error("body larger than {limit} bytes")]
+    TooLarge { limit: u64 },
+    /// Reading the incoming body failed (the client went away, for example).
+    #[error("reading the body failed: {0}")]
+    Body(#[source] io::Error),
+    #[error("requested range {start}..{end} is outside the blob of {size} bytes")]
+    BadRange { start: u64, end: u64, size: u64 },
+    #[error("storage failed: {0}")]
+    Backend(String),
+}
+
+impl From<opendal::Error> for BlobError {
+    fn from(e: opendal::Error) -> Self {
+        if e.kind() == opendal::ErrorKind::NotFound {
+            Self::NotFound
+        } else {
+            Self::Backend(e.to_string())
+        }
+    }
+}
+
+impl From<io::Error> for BlobError {
+    fn from(e: io::Error) -> Self {
+        if e.kind() == io::ErrorKind::NotFound {
+            Self::NotFound
+        } else {
+            Self::Backend(e.to_string())
+        }
+    }
+}
+
+/// Streaming byte storage. Implementations must be safe to share between instances: keys are
+/// unique, and nothing lives only in process memory.
+#[async_trait]
+pub trait BlobStore: Send + Sync + std::fmt::Debug {
+    /// Stores `body` under a new key. Past `limit` bytes the upload is abandoned, nothing stays
+    /// visible, and [`BlobError::TooLarge`] is returned. Durable when it returns `Ok`.
+    async fn put(&self, body: ByteStream, limit: u64) -> Result<Stored, BlobError>;
+
+    /// The bytes of `key`, or the bytes in `range` (end exclusive, within the blob).
+    async fn get(&self, key: &BlobKey, range: Option<Range<u64>>) -> Result<ByteStream, BlobError>;
+
+    /// The size of `key` in bytes.
+    async fn size(&self, key: &BlobKey) -> Result<u64, BlobError>;
+
+    /// Removes `key`; removing a missing key is not an error.
+    async fn delete(&self, key: &BlobKey) -> Result<(), BlobError>;
+
+    /// Every stored key, for the orphan sweep.
+    async fn list(&self) -> Result<Vec<BlobKey>, BlobError>;
+
+    /// Removes uploads in flight that were started before `before` and never finished
+    /// (left by a crash). Returns how many were removed.
+    async fn sweep_incomplete(&self, before: SystemTime) -> Result<u64, BlobError>;
+}
+
+/// Hashes and counts chunks against a cap; shared by both backends.
+pub(crate) struct Meter {
+    hasher: sha2::Sha256,
+    size: u64,
+    limit: u64,
+}
+
+impl Meter {
+    pub(crate) fn new(limit: u64) -> Self {
+        use sha2::Digest as _;
+        Self {
+            hasher: sha2::Sha256::new(),
+            size: 0,
+            limit,
+        }
+    }
+
+    /// Accounts for a chunk; `Err(TooLarge)` once the total passes the limit.
+    pub(crate) fn update(&mut self, chunk: &[u8]) -> Result<(), BlobError> {
+        use sha2::Digest as _;
+        self.size += chunk.len() as u64;
+        if self.size > self.limit {
+            return Err(BlobError::TooLarge { limit: self.limit });
+        }
+        self.hasher.update(chunk);
+        Ok(())
+    }
+
+    pub(crate) fn finish(self, key: BlobKey) -> Stored {
+        use sha2::Digest as _;
+        Stored {
+            key,
+            size: self.size,
+            sha256: hex::encode(self.hasher.finalize()),
+        }
+    }
+}
+
+/// Checks a requested range against a blob's size.
+pub(crate) fn check_range(range: &Range<u64>, size: u64) -> Result<(), BlobError> {
+    if range.start > range.end || range.end > size {
+        return Err(BlobError::BadRange {
+            start: range.start,
+            end: range.end,
+            size,
+        });
+    }
+    Ok(())
+}

@@ -1,0 +1,167 @@
+//! One conformance suite for every blob store: the filesystem always, S3 when
+//! `MXCD_TEST_S3_ENDPOINT` names an S3-compatible server (required under `CI=true`).
+
+use std::{io, time::SystemTime};
+
+use bytes::Bytes;
+use futures_util::{StreamExt as _, TryStreamExt as _, stream};
+use mxcd_blob::{BlobError, BlobKey, BlobStore, ByteStream, FsStore, S3Config, S3Store};
+
+fn body(data: &[u8], chunk: usize) -> ByteStream {
+    let chunks: Vec<io::Result<Bytes>> = data
+        .chunks(chunk.max(1))
+        .map(|c| Ok(Bytes::copy_from_slice(c)))
+        .collect();
+    stream::iter(chunks).boxed()
+}
+
+async fn read(
+    store: &dyn BlobStore,
+    key: &BlobKey,
+    range: Option<std::ops::Range<u64>>,
+) -> Vec<u8> {
+    let s = store.get(key, range).await.unwrap();
+    s.try_fold(Vec::new(), |mut acc, b| async move {
+        acc.extend_from_slice(&b);
+        Ok(acc)
+    })
+    .await
+    .unwrap()
+}
+
+fn sample(n: usize) -> Vec<u8> {
+    (0..n).map(|i| (i * 31 % 251) as u8).collect()
+}
+
+async fn suite(store: &dyn BlobStore) {
+    assert!(
+        store.list().await.unwrap().is_empty(),
+        "a new store is empty"
+    );
+
+    // Round trip with hash and size; multi-part sized on S3 (over one 8 MiB part).
+    let data = sample(9 * 1024 * 1024 + 123);
+    let put = store.put(body(&data, 256 * 1024), 50 << 20).await.unwrap();
+    assert_eq!(put.size, data.len() as u64);
+    use sha2::Digest as _;
+    assert_eq!(put.sha256, hex::encode(sha2::Sha256::digest(&data)));
+    assert_eq!(store.size(&put.key).await.unwrap(), data.len() as u64);
+    assert!(read(store, &put.key, None).await == data);
+
+    // Ranges: first bytes, middle slice, the last bytes, empty.
+    let n = data.len() as u64;
+    assert_eq!(read(store, &put.key, Some(0..10)).await, &data[..10]);
+    assert_eq!(
+        read(store, &put.key, Some(1000..5000)).await,
+        &data[1000..5000]
+    );
+    assert_eq!(
+        read(store, &put.key, Some(n - 7..n)).await,
+        &data[data.len() - 7..]
+    );
+    assert!(read(store, &put.key, Some(5..5)).await.is_empty());
+    assert!(matches!(
+        store.get(&put.key, Some(0..n + 1)).await,
+        Err(BlobError::BadRange { .. })
+    ));
+
+    // Identical bytes give a new key: de-duplication is the metadata layer's job.
+    let small = store.put(body(b"hello", 2), 5).await.unwrap();
+    assert_eq!(small.size, 5);
+    let empty = store.put(body(b"", 1), 5).await.unwrap();
+    assert_eq!(
+        (empty.size, read(store, &empty.key, None).await.len()),
+        (0, 0)
+    );
+
+    // Over the cap: refused and nothing stored, even with the cap crossed mid-chunk.
+    let before = store.list().await.unwrap();
+    assert!(matches!(
+        store.put(body(&sample(100), 30), 99).await,
+        Err(BlobError::TooLarge { limit: 99 })
+    ));
+    assert!(matches!(
+        store.put(body(&sample(20 << 20), 1 << 20), 10 << 20).await,
+        Err(BlobError::TooLarge { .. })
+    ));
+    // A body that fails half-way is not stored either.
+    let failing = stream::iter(vec![
+        Ok(Bytes::from_static(b"abc")),
+        Err(io::Error::other("client went away")),
+    ])
+    .boxed();
+    assert!(matches!(
+        store.put(failing, 100).await,
+        Err(BlobError::Body(_))
+    ));
+    assert_eq!(store.list().await.unwrap(), before);
+
+    // Listing, deleting (idempotent), missing keys.
+    let mut want = vec![put.key.clone(), small.key.clone(), empty.key.clone()];
+    want.sort();
+    assert_eq!(store.list().await.unwrap(), want);
+    store.delete(&small.key).await.unwrap();
+    store.delete(&small.key).await.unwrap();
+    assert!(matches!(
+        store.size(&small.key).await,
+        Err(BlobError::NotFound)
+    ));
+    assert!(matches!(
+        store.get(&small.key, None).await,
+        Err(BlobError::NotFound)
+    ));
+    assert!(matches!(
+        store.get(&BlobKey::generate(), Some(0..1)).await,
+        Err(BlobError::NotFound)
+    ));
+    assert_eq!(store.list().await.unwrap().len(), 2);
+    assert_eq!(store.sweep_incomplete(SystemTime::now()).await.unwrap(), 0);
+}
+
+#[tokio::test]
+async fn conformance_fs() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = FsStore::open(dir.path()).await.unwrap();
+    suite(&store).await;
+    // Leftovers of a crashed upload are swept; fresh ones are kept.
+    std::fs::write(dir.path().join("tmp/abandoned"), b"partial").unwrap();
+    assert_eq!(
+        store
+            .sweep_incomplete(SystemTime::UNIX_EPOCH)
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        store
+            .sweep_incomplete(SystemTime::now() + std::time::Duration::from_secs(1))
+            .await
+            .unwrap(),
+        1
+    );
+    assert!(!dir.path().join("tmp/abandoned").exists());
+}
+
+#[tokio::test]
+async fn conformance_s3() {
+    let Some(endpoint) = std::env::var("MXCD_TEST_S3_ENDPOINT")
+        .ok()
+        .filter(|e| !e.is_empty())
+    else {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "CI=true but MXCD_TEST_S3_ENDPOINT is not set"
+        );
+        eprintln!("skipped: MXCD_TEST_S3_ENDPOINT is not set");
+        return;
+    };
+    let cfg = S3Config {
+        endpoint,
+        region: "us-east-1".into(),
+        bucket: std::env::var("MXCD_TEST_S3_BUCKET").unwrap_or_else(|_| "mxcd-test".into()),
+        prefix: format!("conformance-{}/", BlobKey::generate()),
+        access_key_id: "test".into(),
+        secret_access_key: "testtesttest".into(),
+    };
+    suite(&S3Store::new(&cfg).unwrap()).await;
+}

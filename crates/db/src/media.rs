@@ -1,0 +1,166 @@
+//! Media rows and the content-addressed blobs they reference.
+
+use crate::{Db, DbError, read, transaction};
+
+/// A media item as stored.
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+pub struct MediaRow {
+    pub origin: String,
+    pub media_id: String,
+    pub user_id: Option<String>,
+    pub media_type: Option<String>,
+    pub media_length: Option<i64>,
+    pub upload_name: Option<String>,
+    pub sha256: Option<String>,
+    pub created_ts: i64,
+    pub last_access_ts: Option<i64>,
+    pub quarantined_by: Option<String>,
+    pub safe_from_quarantine: bool,
+    pub authenticated: bool,
+    pub unused_expires_at: Option<i64>,
+    /// The storage key of the content, when there is content.
+    pub storage_key: Option<String>,
+}
+
+/// A media item with content, about to be recorded.
+#[derive(Clone, Debug)]
+pub struct NewMedia {
+    pub origin: String,
+    pub media_id: String,
+    pub user_id: Option<String>,
+    pub media_type: String,
+    pub upload_name: Option<String>,
+    pub created_ts: i64,
+    pub authenticated: bool,
+}
+
+/// The content just written to the store.
+#[derive(Clone, Debug)]
+pub struct NewBlob {
+    pub sha256: String,
+    pub storage_key: String,
+    pub size: i64,
+}
+
+/// What recording content decided about the freshly written bytes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum BlobOutcome {
+    /// The bytes are new: the written object is now referenced.
+    Stored,
+    /// Identical bytes were already stored under `existing`: the written object is unused and
+    /// may be deleted.
+    Duplicate { existing: String },
+}
+
+const MEDIA_COLUMNS: &str = "m.origin, m.media_id, m.user_id, m.media_type, m.media_length, \
+     m.upload_name, m.sha256, m.created_ts, m.last_access_ts, m.quarantined_by, \
+     m.safe_from_quarantine, m.authenticated, m.unused_expires_at, b.storage_key";
+
+impl Db {
+    /// Records a media item and its content in one transaction. If a blob with the same hash
+    /// exists it gains a reference and the new object is reported as a duplicate.
+    pub async fn insert_media(&self, m: &NewMedia, blob: &NewBlob) -> Result<BlobOutcome, DbError> {
+        let outcome = transaction!(self, |tx| {
+            let key: String = sqlx::query_scalar(
+                "INSERT INTO blobs (sha256, storage_key, size, refcount, created_ts) \
+                 VALUES ($1, $2, $3, 1, $4) \
+                 ON CONFLICT (sha256) DO UPDATE SET refcount = blobs.refcount + 1 \
+                 RETURNING storage_key",
+            )
+            .bind(&blob.sha256)
+            .bind(&blob.storage_key)
+            .bind(blob.size)
+            .bind(m.created_ts)
+            .fetch_one(&mut *tx)
+            .await?;
+            sqlx::query(
+                "INSERT INTO media (origin, media_id, user_id, media_type, media_length, upload_name, \
+                 sha256, created_ts, authenticated) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            )
+            .bind(&m.origin)
+            .bind(&m.media_id)
+            .bind(&m.user_id)
+            .bind(&m.media_type)
+            .bind(blob.size)
+            .bind(&m.upload_name)
+            .bind(&blob.sha256)
+            .bind(m.created_ts)
+            .bind(m.authenticated)
+            .execute(&mut *tx)
+            .await?;
+            if key == blob.storage_key {
+                BlobOutcome::Stored
+            } else {
+                BlobOutcome::Duplicate { existing: key }
+            }
+        });
+        Ok(outcome)
+    }
+
+    pub async fn get_media(
+        &self,
+        origin: &str,
+        media_id: &str,
+    ) -> Result<Option<MediaRow>, DbError> {
+        let sql = format!(
+            "SELECT {MEDIA_COLUMNS} FROM media m LEFT JOIN blobs b ON b.sha256 = m.sha256 \
+             WHERE m.origin = $1 AND m.media_id = $2"
+        );
+        Ok(read!(self, |p| {
+            sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                .bind(origin)
+                .bind(media_id)
+                .fetch_optional(p)
+                .await?
+        }))
+    }
+
+    /// Deletes a media row and drops its blob reference. Returns the storage key to delete
+    /// physically when that was the last reference (after this commit).
+    pub async fn delete_media(
+        &self,
+        origin: &str,
+        media_id: &str,
+    ) -> Result<Option<String>, DbError> {
+        let unreferenced = transaction!(self, |tx| {
+            let sha: Option<Option<String>> = sqlx::query_scalar(
+                "DELETE FROM media WHERE origin = $1 AND media_id = $2 RETURNING sha256",
+            )
+            .bind(origin)
+            .bind(media_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+            match sha.ok_or(DbError::NotFound)? {
+                None => None,
+                Some(sha) => {
+                    let (refs, key): (i64, String) = sqlx::query_as(
+                        "UPDATE blobs SET refcount = refcount - 1 WHERE sha256 = $1 \
+                         RETURNING refcount, storage_key",
+                    )
+                    .bind(&sha)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                    if refs == 0 {
+                        sqlx::query("DELETE FROM blobs WHERE sha256 = $1")
+                            .bind(&sha)
+                            .execute(&mut *tx)
+                            .await?;
+                        Some(key)
+                    } else {
+                        None
+                    }
+                }
+            }
+        });
+        Ok(unreferenced)
+    }
+
+    /// The number of distinct stored contents; used by tests and statistics.
+    pub async fn count_blobs(&self) -> Result<i64, DbError> {
+        Ok(read!(self, |p| sqlx::query_scalar(
+            "SELECT COUNT(*) FROM blobs"
+        )
+        .fetch_one(p)
+        .await?))
+    }
+}

@@ -1,0 +1,15 @@
+//! The media repository's client endpoints: upload, download, config.
+
+mod download;
+mod headers;
+mod upload;
+
+use axum::Router;
+
+use crate::state::AppState;
+
+pub(super) fn router() -> Router<AppState> {
+    Router::new()
+        .merge(upload::router())
+        .merge(download::router())
+}

@@ -1,0 +1,234 @@
+//! Downloads: the authenticated `/_matrix/client/v1/media/download/…` and the legacy
+//! `/_matrix/media/{v3,r0,v1}/download/…`, with Synapse's headers and HTTP ranges.
+
+use std::sync::Arc;
+
+use axum::{
+    Router,
+    body::Body,
+    extract::{Path, State},
+    http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header},
+    response::{IntoResponse, Response},
+    routing::get,
+};
+
+use super::headers::{
+    RangeRequest, content_disposition, content_type, parse_range, set_download_headers,
+};
+use crate::{
+    auth::AuthUser,
+    error::{ApiError, ApiResult},
+    services::media::{self, MediaError},
+    state::AppState,
+};
+
+pub(super) fn router() -> Router<AppState> {
+    let mut r = Router::new()
+        .route(
+            "/_matrix/client/v1/media/download/{server}/{id}",
+            get(get_content),
+        )
+        .route(
+            "/_matrix/client/v1/media/download/{server}/{id}/{filename}",
+            get(get_content_as_filename),
+        );
+    for v in ["v3", "r0", "v1"] {
+        r = r
+            .route(
+                &format!("/_matrix/media/{v}/download/{{server}}/{{id}}"),
+                get(get_content_legacy),
+            )
+            .route(
+                &format!("/_matrix/media/{v}/download/{{server}}/{{id}}/{{filename}}"),
+                get(get_content_legacy_as_filename),
+            );
+    }
+    r
+}
+
+/// What a download request asks for.
+struct Wanted<'a> {
+    server: &'a str,
+    id: &'a str,
+    filename: Option<&'a str>,
+    authenticated: bool,
+}
+
+/// # `GET /_matrix/client/v1/media/download/{serverName}/{mediaId}`
+async fn get_content(
+    _: AuthUser,
+    State(m): State<Arc<media::Service>>,
+    Path((server, id)): Path<(String, String)>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    serve(
+        &m,
+        Wanted {
+            server: &server,
+            id: &id,
+            filename: None,
+            authenticated: true,
+        },
+        &method,
+        &uri,
+        &headers,
+    )
+    .await
+}
+
+/// # `GET /_matrix/client/v1/media/download/{serverName}/{mediaId}/{fileName}`
+async fn get_content_as_filename(
+    _: AuthUser,
+    State(m): State<Arc<media::Service>>,
+    Path((server, id, name)): Path<(String, String, String)>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    serve(
+        &m,
+        Wanted {
+            server: &server,
+            id: &id,
+            filename: Some(&name),
+            authenticated: true,
+        },
+        &method,
+        &uri,
+        &headers,
+    )
+    .await
+}
+
+/// # `GET /_matrix/media/v3/download/{serverName}/{mediaId}` (no access token)
+async fn get_content_legacy(
+    State(m): State<Arc<media::Service>>,
+    Path((server, id)): Path<(String, String)>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    serve(
+        &m,
+        Wanted {
+            server: &server,
+            id: &id,
+            filename: None,
+            authenticated: false,
+        },
+        &method,
+        &uri,
+        &headers,
+    )
+    .await
+}
+
+/// # `GET /_matrix/media/v3/download/{serverName}/{mediaId}/{fileName}` (no access token)
+async fn get_content_legacy_as_filename(
+    State(m): State<Arc<media::Service>>,
+    Path((server, id, name)): Path<(String, String, String)>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    serve(
+        &m,
+        Wanted {
+            server: &server,
+            id: &id,
+            filename: Some(&name),
+            authenticated: false,
+        },
+        &method,
+        &uri,
+        &headers,
+    )
+    .await
+}
+
+fn not_found(uri: &Uri) -> ApiError {
+    ApiError::not_found(format!("Not found '{}'", uri.path()))
+}
+
+/// `If-None-Match` naming the constant ETag `1` (or `*`).
+fn etag_matches(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.split(',')
+                .map(str::trim)
+                .any(|t| matches!(t, "1" | "\"1\"" | "W/\"1\"" | "*"))
+        })
+}
+
+async fn serve(
+    m: &media::Service,
+    w: Wanted<'_>,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+) -> ApiResult<Response> {
+    // Remote media arrives with federation; until then other servers' media is not found here.
+    if w.server != m.server_name() {
+        return Err(not_found(uri));
+    }
+    let row = m
+        .find(w.server, w.id, w.authenticated)
+        .await
+        .map_err(|e| match e {
+            MediaError::NotFound => not_found(uri),
+            other => other.into(),
+        })?;
+    let mut res = Response::new(Body::empty());
+    set_download_headers(res.headers_mut());
+    if etag_matches(headers) {
+        *res.status_mut() = StatusCode::NOT_MODIFIED;
+        return Ok(res);
+    }
+    let size = row.media_length.unwrap_or(0).max(0) as u64;
+    let ctype = content_type(row.media_type.as_deref());
+    let disposition = content_disposition(&ctype, w.filename.or(row.upload_name.as_deref()));
+    let h = res.headers_mut();
+    h.insert(header::CONTENT_TYPE, header_value(&ctype));
+    h.insert(header::CONTENT_DISPOSITION, header_value(&disposition));
+    let range = parse_range(
+        headers.get(header::RANGE).and_then(|v| v.to_str().ok()),
+        size,
+    );
+    let (status, span) = match range {
+        RangeRequest::Full => (StatusCode::OK, None),
+        RangeRequest::Part(s, e) => (StatusCode::PARTIAL_CONTENT, Some(s..e)),
+        RangeRequest::Unsatisfiable => {
+            let mut err = ApiError::from(MediaError::RangeNotSatisfiable { size }).into_response();
+            err.headers_mut().insert(
+                header::CONTENT_RANGE,
+                header_value(&format!("bytes */{size}")),
+            );
+            set_download_headers(err.headers_mut());
+            return Ok(err);
+        }
+    };
+    let length = span.as_ref().map_or(size, |r| r.end - r.start);
+    if let Some(r) = &span {
+        res.headers_mut().insert(
+            header::CONTENT_RANGE,
+            header_value(&format!("bytes {}-{}/{size}", r.start, r.end - 1)),
+        );
+    }
+    res.headers_mut()
+        .insert(header::CONTENT_LENGTH, HeaderValue::from(length));
+    *res.status_mut() = status;
+    if method != Method::HEAD {
+        *res.body_mut() = Body::from_stream(m.open(&row, span).await?);
+    }
+    Ok(res)
+}
+
+/// A header value from text we built; anything unrepresentable degrades to a safe constant.
+fn header_value(s: &str) -> HeaderValue {
+    HeaderValue::from_str(s)
+        .unwrap_or_else(|_| HeaderValue::from_static("application/octet-stream"))
+}

@@ -1,0 +1,186 @@
+//! The media repository: upload into the blob store with de-duplication, and lookup for download.
+
+use std::{ops::Range, sync::Arc};
+
+use mxcd_blob::{BlobError, BlobKey, BlobStore, ByteStream};
+use mxcd_db::{BlobOutcome, Db, DbError, MediaRow, NewBlob, NewMedia};
+use mxcd_types::time::now_ms;
+use rand::{RngExt as _, distr::Alphabetic};
+
+#[derive(Debug, thiserror::Error)]
+pub enum MediaError {
+    #[error("not found")]
+    NotFound,
+    #[error("upload larger than {0} bytes")]
+    TooLarge(u64),
+    #[error("media has not been uploaded yet")]
+    NotYetUploaded,
+    #[error("range not satisfiable for {size} bytes")]
+    RangeNotSatisfiable { size: u64 },
+    #[error("reading the upload failed: {0}")]
+    Body(std::io::Error),
+    #[error(transparent)]
+    Blob(BlobError),
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+impl From<BlobError> for MediaError {
+    fn from(e: BlobError) -> Self {
+        match e {
+            BlobError::TooLarge { limit } => Self::TooLarge(limit),
+            BlobError::Body(io) => Self::Body(io),
+            BlobError::NotFound => Self::NotFound,
+            other => Self::Blob(other),
+        }
+    }
+}
+
+/// What an upload is stored with.
+pub struct Upload {
+    pub user_id: String,
+    pub media_type: String,
+    pub upload_name: Option<String>,
+}
+
+pub struct Service {
+    db: Db,
+    store: Arc<dyn BlobStore>,
+    server_name: String,
+    max_upload_size: u64,
+    authenticated_media: bool,
+}
+
+/// A media ID as Synapse makes them: 24 random ASCII letters.
+fn new_media_id() -> String {
+    rand::rng()
+        .sample_iter(Alphabetic)
+        .take(24)
+        .map(char::from)
+        .collect()
+}
+
+impl Service {
+    pub fn new(
+        db: Db,
+        store: Arc<dyn BlobStore>,
+        server_name: &str,
+        max_upload_size: u64,
+        authenticated_media: bool,
+    ) -> Self {
+        Self {
+            db,
+            store,
+            server_name: server_name.to_owned(),
+            max_upload_size,
+            authenticated_media,
+        }
+    }
+
+    pub fn server_name(&self) -> &str {
+        &self.server_name
+    }
+
+    pub fn max_upload_size(&self) -> u64 {
+        self.max_upload_size
+    }
+
+    /// Streams `body` into the store (capped), then records it in one transaction. Identical
+    /// content is kept once: the new copy is dropped and the existing blob gains a reference.
+    #[tracing::instrument(skip_all, fields(user = %up.user_id))]
+    pub async fn upload(&self, up: Upload, body: ByteStream) -> Result<String, MediaError> {
+        let stored = self.store.put(body, self.max_upload_size).await?;
+        let media_id = new_media_id();
+        let media = NewMedia {
+            origin: self.server_name.clone(),
+            media_id: media_id.clone(),
+            user_id: Some(up.user_id),
+            media_type: up.media_type,
+            upload_name: up.upload_name,
+            created_ts: now_ms(),
+            authenticated: self.authenticated_media,
+        };
+        let blob = NewBlob {
+            sha256: stored.sha256,
+            storage_key: stored.key.to_string(),
+            size: stored.size as i64,
+        };
+        match self.db.insert_media(&media, &blob).await {
+            Ok(BlobOutcome::Stored) => {}
+            Ok(BlobOutcome::Duplicate { .. }) => self.discard(&stored.key).await,
+            Err(e) => {
+                self.discard(&stored.key).await;
+                return Err(e.into());
+            }
+        }
+        Ok(format!("mxc://{}/{media_id}", self.server_name))
+    }
+
+    /// Deletes an object no row references; a failure leaves it to the orphan sweep.
+    async fn discard(&self, key: &BlobKey) {
+        if let Err(e) = self.store.delete(key).await {
+            tracing::warn!(%key, error = %e, "could not delete an unreferenced blob; the sweep will");
+        }
+    }
+
+    /// The media item to serve, after the checks every download makes: it exists, has content,
+    /// is not quarantined, and (on the unauthenticated legacy endpoints) is not authenticated media.
+    pub async fn find(
+        &self,
+        origin: &str,
+        media_id: &str,
+        authenticated_request: bool,
+    ) -> Result<MediaRow, MediaError> {
+        let row = self
+            .db
+            .get_media(origin, media_id)
+            .await?
+            .ok_or(MediaError::NotFound)?;
+        if row.quarantined_by.is_some() || (row.authenticated && !authenticated_request) {
+            return Err(MediaError::NotFound);
+        }
+        if row.sha256.is_none() {
+            return Err(MediaError::NotYetUploaded);
+        }
+        Ok(row)
+    }
+
+    /// The bytes of a found media item, or of `range` within it.
+    pub async fn open(
+        &self,
+        row: &MediaRow,
+        range: Option<Range<u64>>,
+    ) -> Result<ByteStream, MediaError> {
+        let key = row
+            .storage_key
+            .as_deref()
+            .and_then(BlobKey::parse)
+            .ok_or(MediaError::NotFound)?;
+        Ok(self.store.get(&key, range).await?)
+    }
+
+    /// Deletes a local media item; the bytes go when no other item references them.
+    pub async fn delete(&self, origin: &str, media_id: &str) -> Result<(), MediaError> {
+        if let Some(key) = self
+            .db
+            .delete_media(origin, media_id)
+            .await?
+            .as_deref()
+            .and_then(BlobKey::parse)
+        {
+            self.discard(&key).await;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn media_ids_are_24_letters() {
+        let id = super::new_media_id();
+        assert_eq!(id.len(), 24);
+        assert!(id.bytes().all(|b| b.is_ascii_alphabetic()));
+        assert_ne!(id, super::new_media_id());
+    }
+}

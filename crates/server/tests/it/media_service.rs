@@ -1,0 +1,88 @@
+//! De-duplication through the service layer: shared blobs survive until the last reference.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures_util::{StreamExt as _, TryStreamExt as _, stream};
+use mxcd_blob::{BlobStore, FsStore, S3Store};
+use mxcd_db::{Db, testing::PgTestDb};
+use mxcd_server::services::media::{MediaError, Service, Upload};
+
+use crate::harness::{Backend, Storage};
+
+crate::storage_tests!(last_reference_frees_the_blob);
+
+fn body(data: &'static [u8]) -> mxcd_blob::ByteStream {
+    stream::iter([Ok(Bytes::from_static(data))]).boxed()
+}
+
+fn upload() -> Upload {
+    Upload {
+        user_id: "@u:test.local".into(),
+        media_type: "text/plain".into(),
+        upload_name: None,
+    }
+}
+
+async fn read_all(svc: &Service, id: &str) -> Vec<u8> {
+    let row = svc.find("test.local", id, true).await.unwrap();
+    let s = svc.open(&row, None).await.unwrap();
+    let chunks: Vec<Bytes> = s.try_collect().await.unwrap();
+    chunks.concat()
+}
+
+async fn last_reference_frees_the_blob(b: Backend, st: Storage) {
+    let dir = tempfile::tempdir().unwrap();
+    let (url, _pg) = match b {
+        Backend::Sqlite => (
+            format!("sqlite://{}", dir.path().join("db").display()),
+            None,
+        ),
+        Backend::Postgres(admin) => {
+            let pg = PgTestDb::create(&admin).await;
+            (pg.url().to_owned(), Some(pg))
+        }
+    };
+    let db = Db::connect(&url, None).await.unwrap();
+    let store: Arc<dyn BlobStore> = match st {
+        Storage::Fs => Arc::new(FsStore::open(&dir.path().join("media")).await.unwrap()),
+        Storage::S3(_) => {
+            let mut cfg = mxcd_server::Config::default();
+            st.apply(&mut cfg);
+            Arc::new(S3Store::new(&cfg.s3().unwrap().unwrap()).unwrap())
+        }
+    };
+    let svc = Service::new(db.clone(), store.clone(), "test.local", 1 << 20, true);
+    let a = svc.upload(upload(), body(b"shared")).await.unwrap();
+    let c = svc.upload(upload(), body(b"shared")).await.unwrap();
+    let other = svc.upload(upload(), body(b"other")).await.unwrap();
+    let id = |mxc: &str| mxc.rsplit('/').next().unwrap().to_owned();
+    let (a, c, other) = (id(&a), id(&c), id(&other));
+    assert_eq!(
+        store.list().await.unwrap().len(),
+        2,
+        "two distinct contents, two objects"
+    );
+
+    svc.delete("test.local", &a).await.unwrap();
+    assert!(matches!(
+        svc.find("test.local", &a, true).await,
+        Err(MediaError::NotFound)
+    ));
+    assert_eq!(
+        read_all(&svc, &c).await,
+        b"shared",
+        "the other reference still downloads"
+    );
+    assert_eq!(store.list().await.unwrap().len(), 2);
+
+    svc.delete("test.local", &c).await.unwrap();
+    assert_eq!(
+        store.list().await.unwrap().len(),
+        1,
+        "the last reference takes the bytes"
+    );
+    assert_eq!(db.count_blobs().await.unwrap(), 1);
+    assert_eq!(read_all(&svc, &other).await, b"other");
+    db.close().await;
+}
