@@ -97,6 +97,104 @@ impl Db {
         Ok(outcome)
     }
 
+    /// Records a media ID created ahead of its content (`POST /_matrix/media/v1/create`).
+    pub async fn create_pending_media(
+        &self,
+        origin: &str,
+        media_id: &str,
+        user_id: &str,
+        created_ts: i64,
+        expires_at: i64,
+        authenticated: bool,
+    ) -> Result<(), DbError> {
+        crate::writer!(self, |p| {
+            sqlx::query(
+                "INSERT INTO media (origin, media_id, user_id, created_ts, unused_expires_at, authenticated) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(origin)
+            .bind(media_id)
+            .bind(user_id)
+            .bind(created_ts)
+            .bind(expires_at)
+            .bind(authenticated)
+            .execute(p)
+            .await?
+            .rows_affected()
+        });
+        Ok(())
+    }
+
+    /// How many unexpired media IDs `user_id` created without content yet, and when the
+    /// oldest of them expires.
+    pub async fn pending_media(
+        &self,
+        user_id: &str,
+        now: i64,
+    ) -> Result<(i64, Option<i64>), DbError> {
+        Ok(read!(self, |p| {
+            sqlx::query_as(
+                "SELECT COUNT(*), MIN(unused_expires_at) FROM media \
+                 WHERE user_id = $1 AND sha256 IS NULL AND unused_expires_at > $2",
+            )
+            .bind(user_id)
+            .bind(now)
+            .fetch_one(p)
+            .await?
+        }))
+    }
+
+    /// Gives a pending media ID its content, in one transaction with the blob reference.
+    /// [`DbError::Conflict`] when the ID got content meanwhile (another upload won).
+    pub async fn fill_pending_media(
+        &self,
+        origin: &str,
+        media_id: &str,
+        media_type: &str,
+        upload_name: Option<&str>,
+        blob: &NewBlob,
+        now: i64,
+    ) -> Result<BlobOutcome, DbError> {
+        let outcome = transaction!(self, |tx| {
+            // The blob row must exist before the media row points at it.
+            let key: String = sqlx::query_scalar(
+                "INSERT INTO blobs (sha256, storage_key, size, refcount, created_ts) \
+                 VALUES ($1, $2, $3, 1, $4) \
+                 ON CONFLICT (sha256) DO UPDATE SET refcount = blobs.refcount + 1 \
+                 RETURNING storage_key",
+            )
+            .bind(&blob.sha256)
+            .bind(&blob.storage_key)
+            .bind(blob.size)
+            .bind(now)
+            .fetch_one(&mut *tx)
+            .await?;
+            let updated = sqlx::query(
+                "UPDATE media SET sha256 = $3, media_type = $4, media_length = $5, upload_name = $6, \
+                 unused_expires_at = NULL WHERE origin = $1 AND media_id = $2 AND sha256 IS NULL",
+            )
+            .bind(origin)
+            .bind(media_id)
+            .bind(&blob.sha256)
+            .bind(media_type)
+            .bind(blob.size)
+            .bind(upload_name)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if updated != 1 {
+                // Dropping the transaction rolls the reference back.
+                return Err(DbError::Conflict("media already has content".into()));
+            }
+            if key == blob.storage_key {
+                BlobOutcome::Stored
+            } else {
+                BlobOutcome::Duplicate { existing: key }
+            }
+        });
+        Ok(outcome)
+    }
+
     pub async fn get_media(
         &self,
         origin: &str,

@@ -53,6 +53,10 @@ pub struct Config {
     pub session_lifetime: Option<Duration>,
     /// Largest media upload accepted, for example "50M".
     pub max_upload_size: ByteSize,
+    /// How many media IDs a user may hold from `/create` without having uploaded to them.
+    pub max_pending_media_uploads: u32,
+    /// How long a media ID from `/create` stays valid without content.
+    pub unused_expiration_time: Duration,
     /// New media is served only through the authenticated (`/_matrix/client/v1/media`) endpoints.
     pub enable_authenticated_media: bool,
     pub database: DatabaseConfig,
@@ -124,6 +128,8 @@ impl Default for Config {
             registration_requires_token: false,
             session_lifetime: None,
             max_upload_size: ByteSize(50 * 1024 * 1024),
+            max_pending_media_uploads: 5,
+            unused_expiration_time: Duration::from_millis(24 * 3_600_000),
             enable_authenticated_media: true,
             database: DatabaseConfig {
                 url: None,

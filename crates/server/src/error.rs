@@ -159,6 +159,19 @@ impl From<crate::services::media::MediaError> for ApiError {
                 "M_NOT_YET_UPLOADED",
                 "Media has not been uploaded yet",
             ),
+            E::NonLocal | E::UnknownMediaId | E::Expired => Self::not_found(e.to_string()),
+            E::NotCreator => Self::forbidden(e.to_string()),
+            E::AlreadyUploaded | E::UploadInProgress => Self::new(
+                StatusCode::CONFLICT,
+                "M_CANNOT_OVERWRITE_MEDIA",
+                e.to_string(),
+            ),
+            E::TooManyPending { retry_after_ms } => Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "M_LIMIT_EXCEEDED",
+                "Too Many Requests",
+            )
+            .with("retry_after_ms", retry_after_ms),
             E::RangeNotSatisfiable { .. } => Self::unknown(
                 StatusCode::RANGE_NOT_SATISFIABLE,
                 "Requested range not satisfiable",

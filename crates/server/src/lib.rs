@@ -123,13 +123,20 @@ fn build_state(
     AppState {
         registration: Arc::new(registration::Service::new(db.clone(), Some(secret), policy)),
         users: Arc::new(users::Service::new(db.clone(), accounts.clone())),
-        media: Arc::new(media::Service::new(
-            db,
-            store,
-            &cfg.server_name,
-            cfg.max_upload_size.bytes(),
-            cfg.enable_authenticated_media,
-        )),
+        media: Arc::new(
+            media::Service::new(
+                db,
+                store,
+                &cfg.server_name,
+                cfg.max_upload_size.bytes(),
+                cfg.enable_authenticated_media,
+            )
+            .with_pending_limits(media::PendingLimits {
+                max_pending: i64::from(cfg.max_pending_media_uploads),
+                expire_after_ms: i64::try_from(cfg.unused_expiration_time.as_millis())
+                    .unwrap_or(i64::MAX),
+            }),
+        ),
         accounts,
         discovery: Arc::new(discovery(cfg)),
     }

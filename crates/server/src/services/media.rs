@@ -1,6 +1,14 @@
 //! The media repository: upload into the blob store with de-duplication, and lookup for download.
 
-use std::{ops::Range, sync::Arc};
+mod pending;
+
+pub use pending::Claim;
+
+use std::{
+    collections::BTreeSet,
+    ops::Range,
+    sync::{Arc, Mutex},
+};
 
 use mxcd_blob::{BlobError, BlobKey, BlobStore, ByteStream};
 use mxcd_db::{BlobOutcome, Db, DbError, MediaRow, NewBlob, NewMedia};
@@ -15,6 +23,20 @@ pub enum MediaError {
     TooLarge(u64),
     #[error("media has not been uploaded yet")]
     NotYetUploaded,
+    #[error("Non-local server name specified")]
+    NonLocal,
+    #[error("Unknown media ID")]
+    UnknownMediaId,
+    #[error("Only the creator of the media ID can upload to it")]
+    NotCreator,
+    #[error("Media ID already has content")]
+    AlreadyUploaded,
+    #[error("Media ID has expired")]
+    Expired,
+    #[error("Media ID is being uploaded")]
+    UploadInProgress,
+    #[error("too many pending uploads")]
+    TooManyPending { retry_after_ms: i64 },
     #[error("range not satisfiable for {size} bytes")]
     RangeNotSatisfiable { size: u64 },
     #[error("reading the upload failed: {0}")]
@@ -43,12 +65,34 @@ pub struct Upload {
     pub upload_name: Option<String>,
 }
 
+/// Limits of asynchronous uploads (`/create`).
+#[derive(Clone, Copy, Debug)]
+pub struct PendingLimits {
+    /// `max_pending_media_uploads`.
+    pub max_pending: i64,
+    /// `unused_expiration_time`, in milliseconds.
+    pub expire_after_ms: i64,
+}
+
+impl Default for PendingLimits {
+    fn default() -> Self {
+        Self {
+            max_pending: 5,
+            expire_after_ms: 24 * 3_600_000,
+        }
+    }
+}
+
 pub struct Service {
     db: Db,
     store: Arc<dyn BlobStore>,
     server_name: String,
     max_upload_size: u64,
     authenticated_media: bool,
+    pending: PendingLimits,
+    /// Media IDs this instance is receiving content for. Only an early answer: the database
+    /// decides which of two concurrent uploads wins, across instances too.
+    uploading: Mutex<BTreeSet<String>>,
 }
 
 /// A media ID as Synapse makes them: 24 random ASCII letters.
@@ -74,7 +118,14 @@ impl Service {
             server_name: server_name.to_owned(),
             max_upload_size,
             authenticated_media,
+            pending: PendingLimits::default(),
+            uploading: Mutex::new(BTreeSet::new()),
         }
+    }
+
+    pub fn with_pending_limits(mut self, limits: PendingLimits) -> Self {
+        self.pending = limits;
+        self
     }
 
     pub fn server_name(&self) -> &str {
@@ -140,7 +191,11 @@ impl Service {
             return Err(MediaError::NotFound);
         }
         if row.sha256.is_none() {
-            return Err(MediaError::NotYetUploaded);
+            return Err(if row.unused_expires_at.is_some_and(|t| t <= now_ms()) {
+                MediaError::NotFound
+            } else {
+                MediaError::NotYetUploaded
+            });
         }
         Ok(row)
     }

@@ -10,6 +10,7 @@ mod client_register;
 mod discovery;
 mod login;
 mod media;
+mod media_async;
 mod media_service;
 mod restart;
 mod shared_secret;

@@ -18,6 +18,7 @@ use super::headers::{
 use crate::{
     auth::AuthUser,
     error::{ApiError, ApiResult},
+    extract::QueryParams,
     services::media::{self, MediaError},
     state::AppState,
 };
@@ -59,6 +60,7 @@ async fn get_content(
     _: AuthUser,
     State(m): State<Arc<media::Service>>,
     Path((server, id)): Path<(String, String)>,
+    q: QueryParams,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
@@ -71,6 +73,7 @@ async fn get_content(
             filename: None,
             authenticated: true,
         },
+        &q,
         &method,
         &uri,
         &headers,
@@ -83,6 +86,7 @@ async fn get_content_as_filename(
     _: AuthUser,
     State(m): State<Arc<media::Service>>,
     Path((server, id, name)): Path<(String, String, String)>,
+    q: QueryParams,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
@@ -95,6 +99,7 @@ async fn get_content_as_filename(
             filename: Some(&name),
             authenticated: true,
         },
+        &q,
         &method,
         &uri,
         &headers,
@@ -106,6 +111,7 @@ async fn get_content_as_filename(
 async fn get_content_legacy(
     State(m): State<Arc<media::Service>>,
     Path((server, id)): Path<(String, String)>,
+    q: QueryParams,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
@@ -118,6 +124,7 @@ async fn get_content_legacy(
             filename: None,
             authenticated: false,
         },
+        &q,
         &method,
         &uri,
         &headers,
@@ -129,6 +136,7 @@ async fn get_content_legacy(
 async fn get_content_legacy_as_filename(
     State(m): State<Arc<media::Service>>,
     Path((server, id, name)): Path<(String, String, String)>,
+    q: QueryParams,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
@@ -141,12 +149,17 @@ async fn get_content_legacy_as_filename(
             filename: Some(&name),
             authenticated: false,
         },
+        &q,
         &method,
         &uri,
         &headers,
     )
     .await
 }
+
+/// Default and largest wait for pending media (Synapse: 20 s, at most 60 s).
+const DEFAULT_TIMEOUT_MS: i64 = 20_000;
+const MAX_TIMEOUT_MS: i64 = 60_000;
 
 fn not_found(uri: &Uri) -> ApiError {
     ApiError::not_found(format!("Not found '{}'", uri.path()))
@@ -167,16 +180,22 @@ fn etag_matches(headers: &HeaderMap) -> bool {
 async fn serve(
     m: &media::Service,
     w: Wanted<'_>,
+    q: &QueryParams,
     method: &Method,
     uri: &Uri,
     headers: &HeaderMap,
 ) -> ApiResult<Response> {
+    let timeout_ms = q
+        .int("timeout_ms")?
+        .unwrap_or(DEFAULT_TIMEOUT_MS)
+        .min(MAX_TIMEOUT_MS);
     // Remote media arrives with federation; until then other servers' media is not found here.
     if w.server != m.server_name() {
         return Err(not_found(uri));
     }
+    let wait = std::time::Duration::from_millis(timeout_ms as u64);
     let row = m
-        .find(w.server, w.id, w.authenticated)
+        .find_waiting(w.server, w.id, w.authenticated, wait)
         .await
         .map_err(|e| match e {
             MediaError::NotFound => not_found(uri),
