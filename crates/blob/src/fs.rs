@@ -91,6 +91,10 @@ impl BlobStore for FsStore {
         Ok(tokio::fs::metadata(self.path(key)).await?.len())
     }
 
+    async fn modified(&self, key: &BlobKey) -> Result<SystemTime, BlobError> {
+        Ok(tokio::fs::metadata(self.path(key)).await?.modified()?)
+    }
+
     async fn delete(&self, key: &BlobKey) -> Result<(), BlobError> {
         match tokio::fs::remove_file(self.path(key)).await {
             Ok(()) => Ok(()),

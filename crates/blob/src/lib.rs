@@ -81,6 +81,9 @@ pub trait BlobStore: Send + Sync + std::fmt::Debug {
     /// The size of `key` in bytes.
     async fn size(&self, key: &BlobKey) -> Result<u64, BlobError>;
 
+    /// When `key` was last written (for the orphan sweep's grace period).
+    async fn modified(&self, key: &BlobKey) -> Result<SystemTime, BlobError>;
+
     /// Removes `key`; removing a missing key is not an error.
     async fn delete(&self, key: &BlobKey) -> Result<(), BlobError>;
 

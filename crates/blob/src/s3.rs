@@ -111,6 +111,14 @@ impl BlobStore for S3Store {
         Ok(self.op.stat(&Self::path(key)).await?.content_length())
     }
 
+    async fn modified(&self, key: &BlobKey) -> Result<SystemTime, BlobError> {
+        let meta = self.op.stat(&Self::path(key)).await?;
+        // Without a date the object counts as new, so a sweep never removes it by mistake.
+        Ok(meta
+            .last_modified()
+            .map_or_else(SystemTime::now, SystemTime::from))
+    }
+
     async fn delete(&self, key: &BlobKey) -> Result<(), BlobError> {
         Ok(self.op.delete(&Self::path(key)).await?)
     }

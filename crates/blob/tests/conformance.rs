@@ -46,6 +46,13 @@ async fn suite(store: &dyn BlobStore) {
     use sha2::Digest as _;
     assert_eq!(put.sha256, hex::encode(sha2::Sha256::digest(&data)));
     assert_eq!(store.size(&put.key).await.unwrap(), data.len() as u64);
+    let age = SystemTime::now()
+        .duration_since(store.modified(&put.key).await.unwrap())
+        .unwrap_or_default();
+    assert!(
+        age < std::time::Duration::from_secs(120),
+        "modified is about now: {age:?}"
+    );
     assert!(read(store, &put.key, None).await == data);
 
     // Ranges: first bytes, middle slice, the last bytes, empty.

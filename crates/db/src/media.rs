@@ -253,6 +253,26 @@ impl Db {
         Ok(unreferenced)
     }
 
+    /// Every storage key a blob row references, for the orphan sweep.
+    pub async fn storage_keys(&self) -> Result<Vec<String>, DbError> {
+        Ok(read!(self, |p| sqlx::query_scalar(
+            "SELECT storage_key FROM blobs"
+        )
+        .fetch_all(p)
+        .await?))
+    }
+
+    /// Whether a blob row references `storage_key`.
+    pub async fn storage_key_exists(&self, storage_key: &str) -> Result<bool, DbError> {
+        Ok(read!(self, |p| {
+            sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM blobs WHERE storage_key = $1")
+                .bind(storage_key)
+                .fetch_one(p)
+                .await?
+                > 0
+        }))
+    }
+
     /// The number of distinct stored contents; used by tests and statistics.
     pub async fn count_blobs(&self) -> Result<i64, DbError> {
         Ok(read!(self, |p| sqlx::query_scalar(

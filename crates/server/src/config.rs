@@ -75,13 +75,29 @@ pub struct DatabaseConfig {
 }
 
 /// Where media bytes are kept.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct StorageConfig {
     pub backend: StorageBackend,
     /// Directory of the `fs` backend. Default: `<data_dir>/media`.
     pub path: Option<PathBuf>,
+    /// How often the orphan sweep runs (it also runs at start-up).
+    pub sweep_interval: Duration,
+    /// Only objects and abandoned uploads untouched for this long are swept.
+    pub sweep_grace: Duration,
     pub s3: Option<S3Section>,
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        Self {
+            backend: StorageBackend::Fs,
+            path: None,
+            sweep_interval: Duration::from_millis(3_600_000),
+            sweep_grace: Duration::from_millis(600_000),
+            s3: None,
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

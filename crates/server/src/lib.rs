@@ -34,6 +34,7 @@ pub struct Running {
     shutdown: Option<oneshot::Sender<()>>,
     task: JoinHandle<std::io::Result<()>>,
     db: Db,
+    sweeper: JoinHandle<()>,
 }
 
 impl Running {
@@ -43,6 +44,7 @@ impl Running {
             let _ = tx.send(());
         }
         (&mut self.task).await??;
+        self.sweeper.abort();
         self.db.close().await;
         Ok(())
     }
@@ -65,6 +67,11 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
         .with_context(|| format!("cannot open database {}", redact_url(&db_url)))?;
     let store = open_store(&cfg, &data).await?;
     let state = build_state(&cfg, db.clone(), secret, store);
+    let sweeper = tokio::spawn(sweep_periodically(
+        state.media.clone(),
+        cfg.storage.sweep_interval.to_std(),
+        cfg.storage.sweep_grace.to_std(),
+    ));
     let addr = cfg.listen_addr()?;
     let listener = TcpListener::bind(addr)
         .await
@@ -81,7 +88,30 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
         shutdown: Some(tx),
         task,
         db,
+        sweeper,
     })
+}
+
+/// Runs the orphan sweep now and then every `interval`. Failures are logged and retried.
+async fn sweep_periodically(
+    media: Arc<media::Service>,
+    interval: std::time::Duration,
+    grace: std::time::Duration,
+) {
+    loop {
+        match media.sweep(grace).await {
+            Ok(r) if r == media::SweepReport::default() => {
+                tracing::debug!("sweep: nothing to remove")
+            }
+            Ok(r) => tracing::info!(
+                incomplete_uploads = r.incomplete_uploads,
+                orphaned_blobs = r.orphaned_blobs,
+                "sweep removed leftovers"
+            ),
+            Err(e) => tracing::warn!(error = %e, "sweep failed"),
+        }
+        tokio::time::sleep(interval).await;
+    }
 }
 
 /// The blob store the configuration asks for.

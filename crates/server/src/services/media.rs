@@ -1,8 +1,10 @@
 //! The media repository: upload into the blob store with de-duplication, and lookup for download.
 
 mod pending;
+mod sweep;
 
 pub use pending::Claim;
+pub use sweep::SweepReport;
 
 use std::{
     collections::BTreeSet,

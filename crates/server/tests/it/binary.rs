@@ -6,6 +6,7 @@ use std::{
     time::Duration,
 };
 
+use futures_util::StreamExt as _;
 use serde_json::{Value, json};
 
 use crate::harness::{TestServer, mac};
@@ -19,10 +20,12 @@ impl Drop for Server {
     }
 }
 
-/// Starts `mxcd serve` in `dir` and returns it with the address it logs.
-fn spawn_serve(dir: &std::path::Path) -> (Server, String) {
+/// Starts `mxcd serve [args]` in `dir` and returns it with the address it logs and its first
+/// log lines.
+fn spawn_serve(dir: &std::path::Path, args: &[&str]) -> (Server, String, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_mxcd"))
         .arg("serve")
+        .args(args)
         .current_dir(dir)
         // Only the port differs from the README command, so that tests can run in parallel.
         .env("MXCD__LISTEN", "127.0.0.1:0")
@@ -48,16 +51,7 @@ fn spawn_serve(dir: &std::path::Path) -> (Server, String) {
             while let Ok(l) = rx.recv_timeout(Duration::from_millis(500)) {
                 lines.push(l);
             }
-            let all = lines.join("\n");
-            assert!(
-                all.contains("mxcd-data"),
-                "start-up lines say where data is: {all}"
-            );
-            assert!(
-                all.contains("register-user"),
-                "start-up lines say how to create an admin: {all}"
-            );
-            return (server, addr.trim().to_owned());
+            return (server, addr.trim().to_owned(), lines.join("\n"));
         }
         lines.push(line);
     }
@@ -66,7 +60,15 @@ fn spawn_serve(dir: &std::path::Path) -> (Server, String) {
 #[tokio::test]
 async fn readme_run_command_with_no_config() {
     let dir = tempfile::tempdir().unwrap();
-    let (_server, base) = spawn_serve(dir.path());
+    let (_server, base, log) = spawn_serve(dir.path(), &[]);
+    assert!(
+        log.contains("mxcd-data"),
+        "start-up lines say where data is: {log}"
+    );
+    assert!(
+        log.contains("register-user"),
+        "start-up lines say how to create an admin: {log}"
+    );
     for f in [
         "mxcd-data/mxcd.db",
         "mxcd-data/media",
@@ -214,4 +216,147 @@ fn invalid_config_stops_start_up_naming_the_key() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("max_upload_size"), "{err}");
+}
+
+/// Files directly under `dir` (none if it does not exist).
+fn files_in(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    std::fs::read_dir(dir)
+        .map(|d| d.filter_map(Result::ok).map(|e| e.path()).collect())
+        .unwrap_or_default()
+}
+
+fn count_blobs(root: &std::path::Path) -> usize {
+    let mut n = 0;
+    for a in files_in(root) {
+        for b in files_in(&a) {
+            n += files_in(&b).len();
+        }
+    }
+    n
+}
+
+async fn wait_for(what: &str, mut ok: impl FnMut() -> bool) {
+    for _ in 0..100 {
+        if ok() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_mid_upload_leaves_nothing_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("mxcd.toml"),
+        "listen = \"127.0.0.1:0\"\nregistration_shared_secret = \"s3cret\"\n[storage]\nsweep_grace = \"0ms\"\n",
+    )
+    .unwrap();
+    let args = ["--config", "mxcd.toml"];
+    let (mut server, base, _) = spawn_serve(dir.path(), &args);
+    let c = reqwest::Client::new();
+    let nonce = TestServer::read(
+        c.get(format!("{base}/_synapse/admin/v1/register"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await
+    .ok()["nonce"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let body = json!({"nonce": nonce, "username": "u", "password": "pw", "admin": false, "mac": mac("s3cret", &nonce, "u", "pw", false)});
+    let r = TestServer::read(
+        c.post(format!("{base}/_synapse/admin/v1/register"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let token = r.ok()["access_token"].as_str().unwrap().to_owned();
+
+    let a: Vec<u8> = (0..200_000u32).map(|i| (i % 253) as u8).collect();
+    let b: Vec<u8> = (0..70_000u32).map(|i| (i % 7) as u8).collect();
+    let mut ids = Vec::new();
+    for data in [&a, &b] {
+        let r = c
+            .post(format!("{base}/_matrix/media/v3/upload"))
+            .bearer_auth(&token)
+            .body(data.clone())
+            .send()
+            .await
+            .unwrap();
+        let uri = TestServer::read(r).await.ok()["content_uri"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        ids.push(uri.rsplit('/').next().unwrap().to_owned());
+    }
+
+    // A large upload that sends 1 MiB and then stalls; the server is killed while it is in flight.
+    let first = futures_util::stream::iter([Ok::<_, std::io::Error>(bytes::Bytes::from(vec![
+            1u8;
+            1 << 20
+        ]))]);
+    let stalled = first.chain(futures_util::stream::pending());
+    let in_flight = {
+        let (c, url, token) = (
+            c.clone(),
+            format!("{base}/_matrix/media/v3/upload"),
+            token.clone(),
+        );
+        tokio::spawn(async move {
+            c.post(url)
+                .bearer_auth(token)
+                .body(reqwest::Body::wrap_stream(stalled))
+                .send()
+                .await
+        })
+    };
+    let media = dir.path().join("mxcd-data/media");
+    wait_for("the upload's temp file", || {
+        files_in(&media.join("tmp")).len() == 1
+    })
+    .await;
+    server.0.kill().unwrap(); // SIGKILL
+    server.0.wait().unwrap();
+    assert!(
+        in_flight.await.unwrap().is_err(),
+        "the client sees the connection die"
+    );
+    assert_eq!(
+        files_in(&media.join("tmp")).len(),
+        1,
+        "the crash left a partial temp file"
+    );
+    assert_eq!(count_blobs(&media.join("blobs")), 2);
+
+    let (_server, base, _) = spawn_serve(dir.path(), &args);
+    wait_for("the sweep to remove the temp file", || {
+        files_in(&media.join("tmp")).is_empty()
+    })
+    .await;
+    assert_eq!(
+        count_blobs(&media.join("blobs")),
+        2,
+        "no blob of the killed upload, none lost"
+    );
+    for (id, want) in ids.iter().zip([&a, &b]) {
+        let r = c
+            .get(format!(
+                "{base}/_matrix/client/v1/media/download/localhost:8008/{id}"
+            ))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 200);
+        assert!(
+            r.bytes().await.unwrap()[..] == want[..],
+            "earlier media downloads byte-identical"
+        );
+    }
 }
