@@ -262,6 +262,30 @@ impl Db {
         .await?))
     }
 
+    /// Records last-access times in one transaction (the batched flush of downloads).
+    pub async fn update_last_access(
+        &self,
+        accesses: &[(String, String, i64)],
+    ) -> Result<(), DbError> {
+        if accesses.is_empty() {
+            return Ok(());
+        }
+        transaction!(self, |tx| {
+            for (origin, media_id, ts) in accesses {
+                sqlx::query(
+                    "UPDATE media SET last_access_ts = $3 WHERE origin = $1 AND media_id = $2 \
+                     AND (last_access_ts IS NULL OR last_access_ts < $3)",
+                )
+                .bind(origin)
+                .bind(media_id)
+                .bind(ts)
+                .execute(&mut *tx)
+                .await?;
+            }
+        });
+        Ok(())
+    }
+
     /// Whether a blob row references `storage_key`.
     pub async fn storage_key_exists(&self, storage_key: &str) -> Result<bool, DbError> {
         Ok(read!(self, |p| {

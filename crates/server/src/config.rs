@@ -85,6 +85,8 @@ pub struct StorageConfig {
     pub sweep_interval: Duration,
     /// Only objects and abandoned uploads untouched for this long are swept.
     pub sweep_grace: Duration,
+    /// How often download times (`last_access_ts`) are written, batched.
+    pub access_flush_interval: Duration,
     pub s3: Option<S3Section>,
 }
 
@@ -95,6 +97,7 @@ impl Default for StorageConfig {
             path: None,
             sweep_interval: Duration::from_millis(3_600_000),
             sweep_grace: Duration::from_millis(600_000),
+            access_flush_interval: Duration::from_millis(5_000),
             s3: None,
         }
     }

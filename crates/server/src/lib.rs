@@ -35,6 +35,8 @@ pub struct Running {
     task: JoinHandle<std::io::Result<()>>,
     db: Db,
     sweeper: JoinHandle<()>,
+    flusher: JoinHandle<()>,
+    media: Arc<media::Service>,
 }
 
 impl Running {
@@ -45,6 +47,10 @@ impl Running {
         }
         (&mut self.task).await??;
         self.sweeper.abort();
+        self.flusher.abort();
+        if let Err(e) = self.media.flush_access_times().await {
+            tracing::warn!(error = %e, "could not write the last access times at shutdown");
+        }
         self.db.close().await;
         Ok(())
     }
@@ -72,6 +78,11 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
         cfg.storage.sweep_interval.to_std(),
         cfg.storage.sweep_grace.to_std(),
     ));
+    let flusher = tokio::spawn(flush_periodically(
+        state.media.clone(),
+        cfg.storage.access_flush_interval.to_std(),
+    ));
+    let media = state.media.clone();
     let addr = cfg.listen_addr()?;
     let listener = TcpListener::bind(addr)
         .await
@@ -89,7 +100,19 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
         task,
         db,
         sweeper,
+        flusher,
+        media,
     })
+}
+
+/// Writes batched download times every `interval`.
+async fn flush_periodically(media: Arc<media::Service>, interval: std::time::Duration) {
+    loop {
+        tokio::time::sleep(interval).await;
+        if let Err(e) = media.flush_access_times().await {
+            tracing::warn!(error = %e, "could not write last access times; will retry");
+        }
+    }
 }
 
 /// Runs the orphan sweep now and then every `interval`. Failures are logged and retried.

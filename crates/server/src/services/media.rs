@@ -1,5 +1,6 @@
 //! The media repository: upload into the blob store with de-duplication, and lookup for download.
 
+mod access;
 mod pending;
 mod sweep;
 
@@ -95,6 +96,8 @@ pub struct Service {
     /// Media IDs this instance is receiving content for. Only an early answer: the database
     /// decides which of two concurrent uploads wins, across instances too.
     uploading: Mutex<BTreeSet<String>>,
+    /// Downloads noted since the last flush of `last_access_ts`.
+    accessed: Mutex<access::Pending>,
 }
 
 /// A media ID as Synapse makes them: 24 random ASCII letters.
@@ -122,6 +125,7 @@ impl Service {
             authenticated_media,
             pending: PendingLimits::default(),
             uploading: Mutex::new(BTreeSet::new()),
+            accessed: Mutex::new(access::Pending::new()),
         }
     }
 

@@ -11,7 +11,8 @@ crate::storage_tests!(
     download_headers_and_legacy,
     ranges,
     upload_caps,
-    dedup_and_hostile_ids
+    dedup_and_hostile_ids,
+    last_access_is_batched
 );
 
 async fn server(
@@ -350,4 +351,33 @@ async fn dedup_and_hostile_ids(b: Backend, st: Storage) {
         "empty id: {}",
         r.status
     );
+}
+
+async fn last_access_is_batched(b: Backend, st: Storage) {
+    let hour = mxcd_types::Duration::from_millis(3_600_000);
+    let mut s = server(b, st, |c| c.storage.access_flush_interval = hour).await;
+    let (_, tok) = s.register("up", "pw", false).await;
+    let id = upload(&s, &tok, b"seen", "text/plain", "").await;
+    const ACCESSED: &str = "SELECT COUNT(*) FROM media WHERE last_access_ts IS NOT NULL";
+    assert_eq!(s.sql_i64(ACCESSED).await, 0, "uploads are not accesses");
+    for _ in 0..3 {
+        let (status, _, _) = fetch(
+            &s,
+            &format!("/_matrix/client/v1/media/download/test.local/{id}"),
+            Some(&tok),
+            &[],
+        )
+        .await;
+        assert_eq!(status.as_u16(), 200);
+    }
+    assert_eq!(
+        s.sql_i64(ACCESSED).await,
+        0,
+        "no database write per download"
+    );
+    let before = mxcd_types::time::now_ms();
+    s.restart().await; // stopping flushes what is pending
+    assert_eq!(s.sql_i64(ACCESSED).await, 1);
+    let ts = s.sql_i64("SELECT MAX(last_access_ts) FROM media").await;
+    assert!(ts <= before && ts > before - 60_000, "{ts} vs {before}");
 }

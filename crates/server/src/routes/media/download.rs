@@ -240,6 +240,7 @@ async fn serve(
     res.headers_mut()
         .insert(header::CONTENT_LENGTH, HeaderValue::from(length));
     *res.status_mut() = status;
+    m.record_access(w.server, w.id);
     if method != Method::HEAD {
         *res.body_mut() = Body::from_stream(m.open(&row, span).await?);
     }
