@@ -262,6 +262,20 @@ impl Db {
         .await?))
     }
 
+    /// Bytes of local media `user_id` uploaded at or after `since` (for upload limits).
+    pub async fn uploaded_bytes_since(&self, user_id: &str, since: i64) -> Result<i64, DbError> {
+        Ok(read!(self, |p| {
+            sqlx::query_scalar(
+                "SELECT CAST(COALESCE(SUM(media_length), 0) AS BIGINT) FROM media \
+                 WHERE user_id = $1 AND created_ts >= $2",
+            )
+            .bind(user_id)
+            .bind(since)
+            .fetch_one(p)
+            .await?
+        }))
+    }
+
     /// Records last-access times in one transaction (the batched flush of downloads).
     pub async fn update_last_access(
         &self,

@@ -53,6 +53,8 @@ pub struct Config {
     pub session_lifetime: Option<Duration>,
     /// Largest media upload accepted, for example "50M".
     pub max_upload_size: ByteSize,
+    /// Per-user upload quotas over sliding time windows (Synapse's `media_upload_limits`).
+    pub media_upload_limits: Vec<UploadLimit>,
     /// How many media IDs a user may hold from `/create` without having uploaded to them.
     pub max_pending_media_uploads: u32,
     /// How long a media ID from `/create` stays valid without content.
@@ -72,6 +74,14 @@ pub struct DatabaseConfig {
     pub password: Option<Secret>,
     /// File holding the PostgreSQL password.
     pub password_file: Option<PathBuf>,
+}
+
+/// At most `max_size` bytes of uploads per user within any `time_period`.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UploadLimit {
+    pub time_period: Duration,
+    pub max_size: ByteSize,
 }
 
 /// Where media bytes are kept.
@@ -147,6 +157,7 @@ impl Default for Config {
             registration_requires_token: false,
             session_lifetime: None,
             max_upload_size: ByteSize(50 * 1024 * 1024),
+            media_upload_limits: Vec::new(),
             max_pending_media_uploads: 5,
             unused_expiration_time: Duration::from_millis(24 * 3_600_000),
             enable_authenticated_media: true,

@@ -159,6 +159,11 @@ impl From<crate::services::media::MediaError> for ApiError {
                 "M_NOT_YET_UPLOADED",
                 "Media has not been uploaded yet",
             ),
+            E::UploadLimitExceeded => Self::new(
+                StatusCode::BAD_REQUEST,
+                "M_RESOURCE_LIMIT_EXCEEDED",
+                e.to_string(),
+            ),
             E::NonLocal | E::UnknownMediaId | E::Expired => Self::not_found(e.to_string()),
             E::NotCreator => Self::forbidden(e.to_string()),
             E::AlreadyUploaded | E::UploadInProgress => Self::new(

@@ -184,6 +184,15 @@ fn build_state(
                 cfg.max_upload_size.bytes(),
                 cfg.enable_authenticated_media,
             )
+            .with_upload_quotas(
+                cfg.media_upload_limits
+                    .iter()
+                    .map(|l| media::UploadQuota {
+                        period_ms: i64::try_from(l.time_period.as_millis()).unwrap_or(i64::MAX),
+                        max_bytes: i64::try_from(l.max_size.bytes()).unwrap_or(i64::MAX),
+                    })
+                    .collect(),
+            )
             .with_pending_limits(media::PendingLimits {
                 max_pending: i64::from(cfg.max_pending_media_uploads),
                 expire_after_ms: i64::try_from(cfg.unused_expiration_time.as_millis())

@@ -26,6 +26,8 @@ pub enum MediaError {
     TooLarge(u64),
     #[error("media has not been uploaded yet")]
     NotYetUploaded,
+    #[error("Media upload limit exceeded")]
+    UploadLimitExceeded,
     #[error("Non-local server name specified")]
     NonLocal,
     #[error("Unknown media ID")]
@@ -68,6 +70,13 @@ pub struct Upload {
     pub upload_name: Option<String>,
 }
 
+/// A per-user upload quota: at most `max_bytes` within `period_ms`.
+#[derive(Clone, Copy, Debug)]
+pub struct UploadQuota {
+    pub period_ms: i64,
+    pub max_bytes: i64,
+}
+
 /// Limits of asynchronous uploads (`/create`).
 #[derive(Clone, Copy, Debug)]
 pub struct PendingLimits {
@@ -98,6 +107,7 @@ pub struct Service {
     uploading: Mutex<BTreeSet<String>>,
     /// Downloads noted since the last flush of `last_access_ts`.
     accessed: Mutex<access::Pending>,
+    quotas: Vec<UploadQuota>,
 }
 
 /// A media ID as Synapse makes them: 24 random ASCII letters.
@@ -126,12 +136,38 @@ impl Service {
             pending: PendingLimits::default(),
             uploading: Mutex::new(BTreeSet::new()),
             accessed: Mutex::new(access::Pending::new()),
+            quotas: Vec::new(),
         }
     }
 
     pub fn with_pending_limits(mut self, limits: PendingLimits) -> Self {
         self.pending = limits;
         self
+    }
+
+    pub fn with_upload_quotas(mut self, quotas: Vec<UploadQuota>) -> Self {
+        self.quotas = quotas;
+        self
+    }
+
+    /// Refuses stored bytes that would take `user_id` over a quota; the bytes are discarded.
+    async fn check_quotas(
+        &self,
+        user_id: &str,
+        stored: &mxcd_blob::Stored,
+    ) -> Result<(), MediaError> {
+        let now = now_ms();
+        for q in &self.quotas {
+            let used = self
+                .db
+                .uploaded_bytes_since(user_id, now - q.period_ms)
+                .await?;
+            if used.saturating_add(stored.size as i64) > q.max_bytes {
+                self.discard(&stored.key).await;
+                return Err(MediaError::UploadLimitExceeded);
+            }
+        }
+        Ok(())
     }
 
     pub fn server_name(&self) -> &str {
@@ -147,6 +183,7 @@ impl Service {
     #[tracing::instrument(skip_all, fields(user = %up.user_id))]
     pub async fn upload(&self, up: Upload, body: ByteStream) -> Result<String, MediaError> {
         let stored = self.store.put(body, self.max_upload_size).await?;
+        self.check_quotas(&up.user_id, &stored).await?;
         let media_id = new_media_id();
         let media = NewMedia {
             origin: self.server_name.clone(),

@@ -12,7 +12,8 @@ crate::storage_tests!(
     ranges,
     upload_caps,
     dedup_and_hostile_ids,
-    last_access_is_batched
+    last_access_is_batched,
+    upload_quotas
 );
 
 async fn server(
@@ -380,4 +381,75 @@ async fn last_access_is_batched(b: Backend, st: Storage) {
     assert_eq!(s.sql_i64(ACCESSED).await, 1);
     let ts = s.sql_i64("SELECT MAX(last_access_ts) FROM media").await;
     assert!(ts <= before && ts > before - 60_000, "{ts} vs {before}");
+}
+
+/// Synapse's scenario: 1 KiB a day and 3 KiB a week.
+async fn upload_quotas(b: Backend, st: Storage) {
+    use mxcd_server::config::UploadLimit;
+    use mxcd_types::{ByteSize, Duration};
+    let s = server(b, st, |c| {
+        c.media_upload_limits = vec![
+            UploadLimit {
+                time_period: "1d".parse::<Duration>().unwrap(),
+                max_size: ByteSize(1024),
+            },
+            UploadLimit {
+                time_period: "1w".parse::<Duration>().unwrap(),
+                max_size: ByteSize(3072),
+            },
+        ];
+    })
+    .await;
+    let (_, tok) = s.register("up", "pw", false).await;
+    let (_, other) = s.register("other", "pw", false).await;
+    const K: &[u8] = &[1u8; 1024];
+    let send = |tok: String, data: &'static [u8]| {
+        let (c, url) = (
+            s.client.clone(),
+            format!("{}/_matrix/media/v3/upload", s.base),
+        );
+        async move {
+            TestServer::read(
+                c.post(url)
+                    .bearer_auth(tok)
+                    .body(data)
+                    .send()
+                    .await
+                    .unwrap(),
+            )
+            .await
+        }
+    };
+    send(tok.clone(), &K[..1000]).await.ok();
+    let r = send(tok.clone(), &K[..25]).await;
+    assert_eq!(
+        r.err(400, "M_RESOURCE_LIMIT_EXCEEDED"),
+        "Media upload limit exceeded"
+    );
+    send(other.clone(), K).await.ok();
+    assert_eq!(
+        s.sql_i64("SELECT COUNT(*) FROM media").await,
+        2,
+        "the refused upload is not kept"
+    );
+    // Two days later the daily window is clear, the weekly one is not.
+    let two_days_back = "UPDATE media SET created_ts = created_ts - 172800000";
+    s.sql(two_days_back).await;
+    send(tok.clone(), K).await.ok();
+    s.sql(two_days_back).await;
+    send(tok.clone(), K).await.ok(); // 1000 + 1024 + 1024 = 3048 this week
+    s.sql(two_days_back).await;
+    let r = send(tok.clone(), &K[..25]).await;
+    r.err(400, "M_RESOURCE_LIMIT_EXCEEDED");
+    send(tok.clone(), &K[..24]).await.ok();
+    assert_eq!(
+        s.sql_i64("SELECT COUNT(*) FROM media").await,
+        5,
+        "refused uploads are not recorded"
+    );
+    assert_eq!(
+        s.sql_i64("SELECT COUNT(*) FROM blobs").await,
+        3,
+        "identical 1 KiB uploads share a blob"
+    );
 }

@@ -67,6 +67,7 @@ impl Service {
         body: ByteStream,
     ) -> Result<(), MediaError> {
         let stored = self.store.put(body, self.max_upload_size).await?;
+        self.check_quotas(&up.user_id, &stored).await?;
         let blob = NewBlob {
             sha256: stored.sha256,
             storage_key: stored.key.to_string(),
