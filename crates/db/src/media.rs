@@ -52,6 +52,24 @@ pub enum BlobOutcome {
     Duplicate { existing: String },
 }
 
+/// Adds a reference to the blob with this hash, creating it with the new key if it is new;
+/// returns the key that holds the content. Binds: sha256, storage_key, size, created_ts.
+impl BlobOutcome {
+    fn of(key_holding_content: String, new: &NewBlob) -> Self {
+        if key_holding_content == new.storage_key {
+            Self::Stored
+        } else {
+            Self::Duplicate {
+                existing: key_holding_content,
+            }
+        }
+    }
+}
+
+const UPSERT_BLOB: &str = "INSERT INTO blobs (sha256, storage_key, size, refcount, created_ts) \
+     VALUES ($1, $2, $3, 1, $4) \
+     ON CONFLICT (sha256) DO UPDATE SET refcount = blobs.refcount + 1 RETURNING storage_key";
+
 const MEDIA_COLUMNS: &str = "m.origin, m.media_id, m.user_id, m.media_type, m.media_length, \
      m.upload_name, m.sha256, m.created_ts, m.last_access_ts, m.quarantined_by, \
      m.safe_from_quarantine, m.authenticated, m.unused_expires_at, b.storage_key";
@@ -61,18 +79,13 @@ impl Db {
     /// exists it gains a reference and the new object is reported as a duplicate.
     pub async fn insert_media(&self, m: &NewMedia, blob: &NewBlob) -> Result<BlobOutcome, DbError> {
         let outcome = transaction!(self, |tx| {
-            let key: String = sqlx::query_scalar(
-                "INSERT INTO blobs (sha256, storage_key, size, refcount, created_ts) \
-                 VALUES ($1, $2, $3, 1, $4) \
-                 ON CONFLICT (sha256) DO UPDATE SET refcount = blobs.refcount + 1 \
-                 RETURNING storage_key",
-            )
-            .bind(&blob.sha256)
-            .bind(&blob.storage_key)
-            .bind(blob.size)
-            .bind(m.created_ts)
-            .fetch_one(&mut *tx)
-            .await?;
+            let key: String = sqlx::query_scalar(UPSERT_BLOB)
+                .bind(&blob.sha256)
+                .bind(&blob.storage_key)
+                .bind(blob.size)
+                .bind(m.created_ts)
+                .fetch_one(&mut *tx)
+                .await?;
             sqlx::query(
                 "INSERT INTO media (origin, media_id, user_id, media_type, media_length, upload_name, \
                  sha256, created_ts, authenticated) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
@@ -88,11 +101,7 @@ impl Db {
             .bind(m.authenticated)
             .execute(&mut *tx)
             .await?;
-            if key == blob.storage_key {
-                BlobOutcome::Stored
-            } else {
-                BlobOutcome::Duplicate { existing: key }
-            }
+            BlobOutcome::of(key, blob)
         });
         Ok(outcome)
     }
@@ -157,18 +166,13 @@ impl Db {
     ) -> Result<BlobOutcome, DbError> {
         let outcome = transaction!(self, |tx| {
             // The blob row must exist before the media row points at it.
-            let key: String = sqlx::query_scalar(
-                "INSERT INTO blobs (sha256, storage_key, size, refcount, created_ts) \
-                 VALUES ($1, $2, $3, 1, $4) \
-                 ON CONFLICT (sha256) DO UPDATE SET refcount = blobs.refcount + 1 \
-                 RETURNING storage_key",
-            )
-            .bind(&blob.sha256)
-            .bind(&blob.storage_key)
-            .bind(blob.size)
-            .bind(now)
-            .fetch_one(&mut *tx)
-            .await?;
+            let key: String = sqlx::query_scalar(UPSERT_BLOB)
+                .bind(&blob.sha256)
+                .bind(&blob.storage_key)
+                .bind(blob.size)
+                .bind(now)
+                .fetch_one(&mut *tx)
+                .await?;
             let updated = sqlx::query(
                 "UPDATE media SET sha256 = $3, media_type = $4, media_length = $5, upload_name = $6, \
                  unused_expires_at = NULL WHERE origin = $1 AND media_id = $2 AND sha256 IS NULL",
@@ -186,11 +190,7 @@ impl Db {
                 // Dropping the transaction rolls the reference back.
                 return Err(DbError::Conflict("media already has content".into()));
             }
-            if key == blob.storage_key {
-                BlobOutcome::Stored
-            } else {
-                BlobOutcome::Duplicate { existing: key }
-            }
+            BlobOutcome::of(key, blob)
         });
         Ok(outcome)
     }

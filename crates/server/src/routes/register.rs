@@ -12,12 +12,15 @@ use axum::{
 };
 use serde_json::{Map, Value, json};
 
-use super::{CLIENT_PREFIXES, admin::register::registration_response};
+use super::{
+    CLIENT_PREFIXES,
+    admin::register::{login_request, registration_response},
+};
 use crate::{
     error::{ApiError, ApiResult},
     extract::{JsonObject, QueryParams},
     services::{
-        accounts::{self, DeviceRequest, Registration},
+        accounts::{self, Registration},
         registration,
     },
     state::AppState,
@@ -91,23 +94,13 @@ async fn register(
     let Some(password) = password else {
         return Err(ApiError::missing_param("Missing params: password"));
     };
-    let inhibit_login = body.get("inhibit_login").is_some_and(super::admin::truthy);
     let registration = Registration {
         localpart: username.unwrap_or_else(generated_localpart),
         password: Some(password),
         admin: false,
         displayname: None,
         user_type: None,
-        login: (!inhibit_login).then(|| DeviceRequest {
-            device_id: body
-                .get("device_id")
-                .and_then(Value::as_str)
-                .map(str::to_owned),
-            display_name: body
-                .get("initial_device_display_name")
-                .and_then(Value::as_str)
-                .map(str::to_owned),
-        }),
+        login: login_request(&body),
     };
     let (user_id, login) = accounts.register(registration).await?;
     reg.finish_uia_session(&session).await?;

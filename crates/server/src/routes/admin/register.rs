@@ -97,7 +97,6 @@ async fn register_with_secret(
     if !mac.as_str().is_some_and(|m| reg.mac_matches(&input, m)) {
         return Err(ApiError::unknown(StatusCode::FORBIDDEN, "HMAC incorrect"));
     }
-    let inhibit_login = body.get("inhibit_login").is_some_and(super::truthy);
     let registration = Registration {
         localpart: username.to_lowercase(),
         password: Some(password.to_owned()),
@@ -107,16 +106,7 @@ async fn register_with_secret(
             .and_then(Value::as_str)
             .map(str::to_owned),
         user_type: user_type.map(str::to_owned),
-        login: (!inhibit_login).then(|| DeviceRequest {
-            device_id: body
-                .get("device_id")
-                .and_then(Value::as_str)
-                .map(str::to_owned),
-            display_name: body
-                .get("initial_device_display_name")
-                .and_then(Value::as_str)
-                .map(str::to_owned),
-        }),
+        login: login_request(&body),
     };
     let (user_id, session) = accounts.register(registration).await?;
     Ok(Json(registration_response(
@@ -124,6 +114,15 @@ async fn register_with_secret(
         accounts.server_name(),
         session,
     )))
+}
+
+/// The session a registration asks for: none with `inhibit_login`, else the requested device.
+pub(crate) fn login_request(body: &Map<String, Value>) -> Option<DeviceRequest> {
+    let text = |k: &str| body.get(k).and_then(Value::as_str).map(str::to_owned);
+    (!body.get("inhibit_login").is_some_and(super::truthy)).then(|| DeviceRequest {
+        device_id: text("device_id"),
+        display_name: text("initial_device_display_name"),
+    })
 }
 
 /// The body of a successful registration (shared-secret or client `/register`).

@@ -11,6 +11,7 @@ use axum::{
     response::{IntoResponse, Response},
     routing::get,
 };
+use serde::Deserialize;
 
 use super::headers::{
     RangeRequest, content_disposition, content_type, parse_range, set_download_headers,
@@ -31,7 +32,7 @@ pub(super) fn router() -> Router<AppState> {
         )
         .route(
             "/_matrix/client/v1/media/download/{server}/{id}/{filename}",
-            get(get_content_as_filename),
+            get(get_content),
         );
     for v in ["v3", "r0", "v1"] {
         r = r
@@ -41,25 +42,33 @@ pub(super) fn router() -> Router<AppState> {
             )
             .route(
                 &format!("/_matrix/media/{v}/download/{{server}}/{{id}}/{{filename}}"),
-                get(get_content_legacy_as_filename),
+                get(get_content_legacy),
             );
     }
     r
 }
 
-/// What a download request asks for.
-struct Wanted<'a> {
-    server: &'a str,
-    id: &'a str,
-    filename: Option<&'a str>,
-    authenticated: bool,
+/// The path of a download: `{serverName}/{mediaId}[/{fileName}]`.
+#[derive(Deserialize)]
+struct DownloadPath {
+    server: String,
+    id: String,
+    filename: Option<String>,
 }
 
-/// # `GET /_matrix/client/v1/media/download/{serverName}/{mediaId}`
+/// Everything a download needs from the request besides its path.
+struct Request {
+    q: QueryParams,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+}
+
+/// # `GET /_matrix/client/v1/media/download/{serverName}/{mediaId}[/{fileName}]`
 async fn get_content(
     _: AuthUser,
     State(m): State<Arc<media::Service>>,
-    Path((server, id)): Path<(String, String)>,
+    Path(p): Path<DownloadPath>,
     q: QueryParams,
     method: Method,
     uri: Uri,
@@ -67,50 +76,22 @@ async fn get_content(
 ) -> ApiResult<Response> {
     serve(
         &m,
-        Wanted {
-            server: &server,
-            id: &id,
-            filename: None,
-            authenticated: true,
+        &p,
+        true,
+        Request {
+            q,
+            method,
+            uri,
+            headers,
         },
-        &q,
-        &method,
-        &uri,
-        &headers,
     )
     .await
 }
 
-/// # `GET /_matrix/client/v1/media/download/{serverName}/{mediaId}/{fileName}`
-async fn get_content_as_filename(
-    _: AuthUser,
-    State(m): State<Arc<media::Service>>,
-    Path((server, id, name)): Path<(String, String, String)>,
-    q: QueryParams,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-) -> ApiResult<Response> {
-    serve(
-        &m,
-        Wanted {
-            server: &server,
-            id: &id,
-            filename: Some(&name),
-            authenticated: true,
-        },
-        &q,
-        &method,
-        &uri,
-        &headers,
-    )
-    .await
-}
-
-/// # `GET /_matrix/media/v3/download/{serverName}/{mediaId}` (no access token)
+/// # `GET /_matrix/media/v3/download/{serverName}/{mediaId}[/{fileName}]` (no access token)
 async fn get_content_legacy(
     State(m): State<Arc<media::Service>>,
-    Path((server, id)): Path<(String, String)>,
+    Path(p): Path<DownloadPath>,
     q: QueryParams,
     method: Method,
     uri: Uri,
@@ -118,41 +99,14 @@ async fn get_content_legacy(
 ) -> ApiResult<Response> {
     serve(
         &m,
-        Wanted {
-            server: &server,
-            id: &id,
-            filename: None,
-            authenticated: false,
+        &p,
+        false,
+        Request {
+            q,
+            method,
+            uri,
+            headers,
         },
-        &q,
-        &method,
-        &uri,
-        &headers,
-    )
-    .await
-}
-
-/// # `GET /_matrix/media/v3/download/{serverName}/{mediaId}/{fileName}` (no access token)
-async fn get_content_legacy_as_filename(
-    State(m): State<Arc<media::Service>>,
-    Path((server, id, name)): Path<(String, String, String)>,
-    q: QueryParams,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-) -> ApiResult<Response> {
-    serve(
-        &m,
-        Wanted {
-            server: &server,
-            id: &id,
-            filename: Some(&name),
-            authenticated: false,
-        },
-        &q,
-        &method,
-        &uri,
-        &headers,
     )
     .await
 }
@@ -179,23 +133,28 @@ fn etag_matches(headers: &HeaderMap) -> bool {
 
 async fn serve(
     m: &media::Service,
-    w: Wanted<'_>,
-    q: &QueryParams,
-    method: &Method,
-    uri: &Uri,
-    headers: &HeaderMap,
+    p: &DownloadPath,
+    authenticated: bool,
+    req: Request,
 ) -> ApiResult<Response> {
+    let Request {
+        q,
+        method,
+        uri,
+        headers,
+    } = req;
+    let uri = &uri;
     let timeout_ms = q
         .int("timeout_ms")?
         .unwrap_or(DEFAULT_TIMEOUT_MS)
         .min(MAX_TIMEOUT_MS);
     // Remote media arrives with federation; until then other servers' media is not found here.
-    if w.server != m.server_name() {
+    if p.server != m.server_name() {
         return Err(not_found(uri));
     }
     let wait = std::time::Duration::from_millis(timeout_ms as u64);
     let row = m
-        .find_waiting(w.server, w.id, w.authenticated, wait)
+        .find_waiting(&p.server, &p.id, authenticated, wait)
         .await
         .map_err(|e| match e {
             MediaError::NotFound => not_found(uri),
@@ -203,13 +162,14 @@ async fn serve(
         })?;
     let mut res = Response::new(Body::empty());
     set_download_headers(res.headers_mut());
-    if etag_matches(headers) {
+    if etag_matches(&headers) {
         *res.status_mut() = StatusCode::NOT_MODIFIED;
         return Ok(res);
     }
     let size = row.media_length.unwrap_or(0).max(0) as u64;
     let ctype = content_type(row.media_type.as_deref());
-    let disposition = content_disposition(&ctype, w.filename.or(row.upload_name.as_deref()));
+    let disposition =
+        content_disposition(&ctype, p.filename.as_deref().or(row.upload_name.as_deref()));
     let h = res.headers_mut();
     h.insert(header::CONTENT_TYPE, header_value(&ctype));
     h.insert(header::CONTENT_DISPOSITION, header_value(&disposition));
@@ -240,7 +200,7 @@ async fn serve(
     res.headers_mut()
         .insert(header::CONTENT_LENGTH, HeaderValue::from(length));
     *res.status_mut() = status;
-    m.record_access(w.server, w.id);
+    m.record_access(&p.server, &p.id);
     if method != Method::HEAD {
         *res.body_mut() = Body::from_stream(m.open(&row, span).await?);
     }

@@ -1,0 +1,30 @@
+"""The durability ceiling of this disk: N writers doing write + fsync + rename + directory fsync
+of 100 KiB files, the same work mxcd's filesystem store does per upload (without hashing,
+HTTP or the database). Prints files per second."""
+import os, sys, tempfile, threading, time
+
+writers = int(sys.argv[1]) if len(sys.argv) > 1 else 4
+seconds = float(sys.argv[2]) if len(sys.argv) > 2 else 10
+size = 100 * 1024
+root = tempfile.mkdtemp(prefix="fsync-ceiling-", dir=os.environ.get("MXCD_BENCH_DIR"))
+os.makedirs(os.path.join(root, "tmp")); os.makedirs(os.path.join(root, "final"))
+payload = os.urandom(size)
+counts = [0] * writers
+stop = time.monotonic() + seconds
+
+def work(i):
+    n = 0
+    d = os.open(os.path.join(root, "final"), os.O_RDONLY)
+    while time.monotonic() < stop:
+        tmp = os.path.join(root, "tmp", f"{i}-{n}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT, 0o600)
+        os.write(fd, payload); os.fsync(fd); os.close(fd)
+        os.rename(tmp, os.path.join(root, "final", f"{i}-{n}"))
+        os.fsync(d)
+        n += 1
+    counts[i] = n
+
+threads = [threading.Thread(target=work, args=(i,)) for i in range(writers)]
+for t in threads: t.start()
+for t in threads: t.join()
+print(f"fsync ceiling: {sum(counts) / seconds:.0f} files/s ({writers} writers, 100 KiB, write+fsync+rename+dir fsync)")

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Media benchmarks (issue 3): uploads of 100 KiB and downloads of one 1 MiB file, 4 concurrent
+# clients over loopback, against the release binary on the embedded default (SQLite + fs, with
+# full durability). Prints figures; asserts nothing. Needs wrk (apt-get install wrk) and python3.
+#
+#   bash bench/media.sh            # 20 s per run
+#   DURATION=5s bash bench/media.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DURATION=${DURATION:-20s}
+BIN=target/release/mxcd
+[ -x "$BIN" ] || cargo build --release -p mxcd
+command -v wrk >/dev/null || { echo "wrk is needed: apt-get install wrk" >&2; exit 1; }
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/mxcd-bench.XXXXXX")
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+cat > "$work/mxcd.toml" <<TOML
+listen = "127.0.0.1:$port"
+data_dir = "$work/data"
+registration_shared_secret = "bench"
+max_upload_size = "2G"
+TOML
+RUST_LOG=warn "$BIN" serve --config "$work/mxcd.toml" 2>"$work/server.log" &
+pid=$!
+trap 'kill $pid 2>/dev/null; rm -rf "$work"' EXIT
+base="http://127.0.0.1:$port"
+for _ in $(seq 1 100); do curl -fs "$base/_matrix/client/versions" >/dev/null && break; sleep 0.1; done
+
+token=$(python3 - "$base" <<'PY'
+import hashlib, hmac, json, sys, urllib.request
+base = sys.argv[1]
+nonce = json.load(urllib.request.urlopen(base + "/_synapse/admin/v1/register"))["nonce"]
+mac = hmac.new(b"bench", f"{nonce}\0bench\0pw\0notadmin".encode(), hashlib.sha1).hexdigest()
+body = json.dumps({"nonce": nonce, "username": "bench", "password": "pw", "admin": False, "mac": mac}).encode()
+req = urllib.request.Request(base + "/_synapse/admin/v1/register", body, {"Content-Type": "application/json"})
+print(json.load(urllib.request.urlopen(req))["access_token"])
+PY
+)
+
+rss_kib() { awk '/VmRSS/ {print $2}' "/proc/$pid/status"; }
+# Samples the server's RSS every 100 ms into $1 until stopped.
+sample_rss() { while kill -0 "$pid" 2>/dev/null; do rss_kib >> "$1"; sleep 0.1; done; }
+peak_mib() { sort -n "$1" | tail -n 1 | awk '{printf "%.1f", $1 / 1024}'; }
+
+echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -r)"
+python3 bench/fsync_ceiling.py 4 10 2>/dev/null || true
+
+echo; echo "== uploads of 100 KiB, 4 connections, $DURATION"
+sample_rss "$work/rss-up" & sampler=$!
+MXCD_BENCH_TOKEN=$token wrk -t4 -c4 -d"$DURATION" --latency -s bench/upload.lua "$base" | grep -E 'Requests/sec|Latency|50%|99%|Non-2xx|requests in'
+kill $sampler; echo "server peak RSS: $(peak_mib "$work/rss-up") MiB"
+
+echo; echo "== downloads of one 1 MiB file, 4 connections, $DURATION"
+head -c 1048576 /dev/urandom > "$work/one-mib"
+uri=$(curl -fs -H "Authorization: Bearer $token" --data-binary @"$work/one-mib" "$base/_matrix/media/v3/upload" | python3 -c 'import json,sys; print(json.load(sys.stdin)["content_uri"][6:])')
+sample_rss "$work/rss-down" & sampler=$!
+wrk -t4 -c4 -d"$DURATION" --latency -H "Authorization: Bearer $token" "$base/_matrix/client/v1/media/download/$uri" | grep -E 'Requests/sec|Latency|50%|99%|Non-2xx|requests in|Transfer'
+kill $sampler; echo "server peak RSS: $(peak_mib "$work/rss-down") MiB"
+
+echo; echo "== one 1 GiB upload (streaming: RSS must stay flat)"
+before=$(rss_kib)
+: > "$work/rss-big"; sample_rss "$work/rss-big" & sampler=$!
+start=$(date +%s.%N)
+head -c 1073741824 /dev/zero | curl -fs -H "Authorization: Bearer $token" -H "Content-Type: application/octet-stream" \
+  -T - -X POST "$base/_matrix/media/v3/upload" >/dev/null
+end=$(date +%s.%N)
+kill $sampler
+echo "RSS before: $(awk -v k="$before" 'BEGIN {printf "%.1f", k/1024}') MiB, peak during: $(peak_mib "$work/rss-big") MiB," \
+     "rise: $(awk -v p="$(sort -n "$work/rss-big" | tail -n1)" -v b="$before" 'BEGIN {printf "%.1f", (p-b)/1024}') MiB;" \
+     "time: $(awk -v s="$start" -v e="$end" 'BEGIN {printf "%.1f", e-s}') s"
