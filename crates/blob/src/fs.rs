@@ -18,7 +18,7 @@ use tokio_util::io::ReaderStream;
 
 use crate::{BlobError, BlobKey, BlobStore, ByteStream, Meter, Stored, check_range};
 
-const READ_CHUNK: usize = 64 * 1024;
+const READ_CHUNK: usize = 256 * 1024;
 
 #[derive(Debug, Clone)]
 pub struct FsStore {
