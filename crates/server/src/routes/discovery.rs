@@ -29,7 +29,7 @@ async fn get_supported_versions() -> Json<Value> {
     Json(json!({
         "versions": [
             "r0.0.1", "r0.1.0", "r0.2.0", "r0.3.0", "r0.4.0", "r0.5.0", "r0.6.0", "r0.6.1",
-            "v1.1", "v1.2", "v1.3", "v1.4", "v1.5", "v1.6", "v1.7", "v1.8", "v1.9", "v1.10", "v1.11"
+            "v1.1", "v1.2", "v1.3", "v1.4", "v1.5", "v1.6", "v1.7", "v1.8", "v1.9", "v1.10", "v1.11", "v1.12"
         ],
         "unstable_features": {
             "org.matrix.msc3916.stable": true
@@ -57,7 +57,7 @@ fn not_configured() -> crate::error::ApiError {
     crate::error::ApiError::new(
         StatusCode::NOT_FOUND,
         "M_NOT_FOUND",
-        "No .well-known configured",
+        ".well-known not available",
     )
 }
 

@@ -95,6 +95,16 @@ async fn login(
             "device_id cannot be longer than 512 characters.",
         ));
     }
+    let display_name = body
+        .get("initial_device_display_name")
+        .and_then(Value::as_str);
+    if display_name.is_some_and(|n| n.chars().count() > 100) {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "M_TOO_LARGE",
+            "Device display name is too long (max 100)",
+        ));
+    }
     let device = DeviceRequest {
         device_id: device_id.filter(|d| !d.is_empty()),
         display_name: body

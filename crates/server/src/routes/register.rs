@@ -39,6 +39,14 @@ pub(super) fn router() -> Router<AppState> {
             "/_matrix/client/v1/register/m.login.registration_token/validity",
             get(get_token_validity),
         )
+        .route(
+            "/_matrix/client/v3/register/available",
+            get(get_username_availability),
+        )
+        .route(
+            "/_matrix/client/r0/register/available",
+            get(get_username_availability),
+        )
 }
 
 fn bad(msg: impl Into<std::borrow::Cow<'static, str>>) -> ApiError {
@@ -226,4 +234,24 @@ async fn get_token_validity(
     Ok(Json(
         json!({ "valid": reg.registration_token_valid(token).await? }),
     ))
+}
+
+/// # `GET /_matrix/client/v3/register/available`
+///
+/// As Synapse, the username is checked as given (not lower-cased, unlike `/register`).
+async fn get_username_availability(
+    q: QueryParams,
+    State(reg): State<Arc<registration::Service>>,
+    State(accounts): State<Arc<accounts::Service>>,
+) -> ApiResult<Json<Value>> {
+    if !reg.policy().enabled {
+        return Err(ApiError::forbidden("Registration has been disabled"));
+    }
+    let Some(username) = q.get("username") else {
+        return Err(ApiError::missing_param(
+            "Missing string query parameter 'username'",
+        ));
+    };
+    accounts.check_username(username).await?;
+    Ok(Json(json!({ "available": true })))
 }

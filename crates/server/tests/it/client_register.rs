@@ -23,6 +23,10 @@ async fn registration_disabled_by_default(b: Backend) {
         )
         .await;
     assert_eq!(r.err(403, "M_FORBIDDEN"), "Registration has been disabled");
+    let r = s
+        .get("/_matrix/client/v3/register/available?username=x", None)
+        .await;
+    r.err(403, "M_FORBIDDEN");
 }
 
 async fn open(b: Backend) -> TestServer {
@@ -99,6 +103,18 @@ async fn username_errors(b: Backend) {
     assert_eq!(r.err(400, "M_UNKNOWN"), "Invalid username");
     let r = s.post(&format!("{PATH}?kind=guest"), None, json!({})).await;
     r.err(403, "M_UNKNOWN");
+
+    let avail = |u: &str| format!("/_matrix/client/v3/register/available?username={u}");
+    assert_eq!(
+        s.get(&avail("free"), None).await.ok(),
+        &json!({"available": true})
+    );
+    s.get(&avail("taken"), None).await.err(400, "M_USER_IN_USE");
+    s.get(&avail("Taken"), None)
+        .await
+        .err(400, "M_INVALID_USERNAME");
+    let r = s.get("/_matrix/client/v3/register/available", None).await;
+    r.err(400, "M_MISSING_PARAM");
 }
 
 async fn registration_token_flow(b: Backend) {

@@ -149,6 +149,12 @@ async fn login_request_validation(b: Backend) {
             "Unknown login type m.login.token",
         ),
         (
+            json!({"type": "m.login.password", "user": "x", "password": "p", "initial_device_display_name": "d".repeat(101)}),
+            400,
+            "M_TOO_LARGE",
+            "Device display name is too long (max 100)",
+        ),
+        (
             json!({"type": "m.login.password", "user": "x", "password": "p", "refresh_token": "yes"}),
             400,
             "M_UNKNOWN",
