@@ -9,7 +9,8 @@ crate::backend_tests!(
     versions_and_cors,
     unknown_paths_and_methods,
     well_known_configurable,
-    media_config
+    media_config,
+    url_previews_disabled
 );
 
 async fn versions_and_cors(b: Backend) {
@@ -104,6 +105,24 @@ async fn well_known_configurable(b: Backend) {
         r.ok()["well_known"]["m.homeserver"]["base_url"],
         "https://matrix.example.org/"
     );
+}
+
+/// URL previews are not offered: the endpoints are unknown paths, as in Synapse with
+/// `url_preview_enabled: false`.
+async fn url_previews_disabled(b: Backend) {
+    let s = TestServer::start(b).await;
+    let (_, tok) = s.register("pv", "pw", false).await;
+    for path in [
+        "/_matrix/client/v1/media/preview_url?url=https://example.org",
+        "/_matrix/media/v3/preview_url?url=https://example.org",
+    ] {
+        let r = s.get(path, Some(&tok)).await;
+        assert_eq!(
+            r.err(404, "M_UNRECOGNIZED"),
+            "Unrecognized request",
+            "{path}"
+        );
+    }
 }
 
 async fn media_config(b: Backend) {
