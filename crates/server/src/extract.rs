@@ -10,6 +10,18 @@ use serde_json::{Map, Value};
 
 use crate::error::{ApiError, ApiResult};
 
+/// Path parameters, percent-decoded; a segment that cannot be decoded (not UTF-8, say) is a
+/// 400 `M_INVALID_PARAM` with a Matrix body instead of axum's plain-text rejection.
+#[derive(axum::extract::FromRequestParts)]
+#[from_request(via(axum::extract::Path), rejection(ApiError))]
+pub struct Path<T>(pub T);
+
+impl From<axum::extract::rejection::PathRejection> for ApiError {
+    fn from(r: axum::extract::rejection::PathRejection) -> Self {
+        ApiError::invalid_param(format!("Invalid path parameter: {}", r.body_text()))
+    }
+}
+
 /// The body as a JSON object, whatever the Content-Type (Synapse does not look at it).
 pub struct JsonObject(pub Map<String, Value>);
 

@@ -73,6 +73,16 @@ async fn unknown_paths_and_methods(b: Backend) {
     assert_eq!(r.err(400, "M_BAD_JSON"), "Content must be a JSON object.");
     let r = s.raw(Method::POST, "/_matrix/client/v3/login", "").await;
     r.err(400, "M_NOT_JSON");
+    // Path segments that do not decode to UTF-8 get a Matrix error, not a plain-text one.
+    let r = s
+        .get("/_matrix/media/v3/download/test.local/%FF%FE", None)
+        .await;
+    r.err(400, "M_INVALID_PARAM");
+    let (_, admin) = s.register("root", "pw", true).await;
+    let r = s
+        .get("/_synapse/admin/v2/users/%40%FF%3Atest.local", Some(&admin))
+        .await;
+    r.err(400, "M_INVALID_PARAM");
 }
 
 async fn well_known_configurable(b: Backend) {

@@ -3,11 +3,7 @@
 use std::sync::Arc;
 
 use axum::{
-    Json, Router,
-    body::Bytes,
-    extract::{Path, State},
-    http::StatusCode,
-    response::IntoResponse,
+    Json, Router, body::Bytes, extract::State, http::StatusCode, response::IntoResponse,
     routing::get,
 };
 use mxcd_db::{UserFilter, UserOrder};
@@ -17,7 +13,7 @@ use super::{parse_user_id, truthy, user_json};
 use crate::{
     auth::AdminUser,
     error::{ApiError, ApiResult},
-    extract::{JsonFields as _, QueryParams, parse_object},
+    extract::{JsonFields as _, Path, QueryParams, parse_object},
     services::{accounts, users},
     state::AppState,
 };

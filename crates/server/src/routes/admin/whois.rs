@@ -2,18 +2,14 @@
 
 use std::sync::Arc;
 
-use axum::{
-    Json, Router,
-    extract::{Path, State},
-    http::StatusCode,
-    routing::get,
-};
+use axum::{Json, Router, extract::State, http::StatusCode, routing::get};
 use serde_json::{Value, json};
 
 use super::parse_user_id;
 use crate::{
     auth::AuthUser,
     error::{ApiError, ApiResult},
+    extract::Path,
     routes::CLIENT_PREFIXES,
     services::{accounts::AuthError, users},
     state::AppState,

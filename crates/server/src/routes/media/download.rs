@@ -6,7 +6,7 @@ use std::sync::Arc;
 use axum::{
     Router,
     body::Body,
-    extract::{Path, State},
+    extract::State,
     http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header},
     response::{IntoResponse, Response},
     routing::get,
@@ -19,6 +19,7 @@ use super::headers::{
 use crate::{
     auth::AuthUser,
     error::{ApiError, ApiResult},
+    extract::Path,
     extract::QueryParams,
     services::media::{self, MediaError},
     state::AppState,

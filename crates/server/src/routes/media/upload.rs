@@ -6,7 +6,7 @@ use std::sync::Arc;
 use axum::{
     Json, Router,
     body::Body,
-    extract::{DefaultBodyLimit, Path, State},
+    extract::{DefaultBodyLimit, State},
     http::{HeaderMap, StatusCode, header},
     routing::{post, put},
 };
@@ -16,6 +16,7 @@ use serde_json::{Value, json};
 use crate::{
     auth::AuthUser,
     error::{ApiError, ApiResult},
+    extract::Path,
     extract::QueryParams,
     services::media::{self, Upload},
     state::AppState,
