@@ -27,13 +27,6 @@ pub use media::{BlobOutcome, MediaRow, NewBlob, NewMedia};
 pub use registration::{RegistrationToken, UiaSession};
 pub use tokens::{Connection, TokenOwner};
 
-/// Which database a [`Db`] talks to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum BackendKind {
-    Sqlite,
-    Postgres,
-}
-
 #[derive(Clone, Debug)]
 enum Backend {
     Sqlite {
@@ -144,13 +137,6 @@ impl Db {
             Backend::Postgres(pool) => sqlx::migrate!("migrations/postgres").run(pool).await?,
         }
         Ok(())
-    }
-
-    pub fn kind(&self) -> BackendKind {
-        match self.backend {
-            Backend::Sqlite { .. } => BackendKind::Sqlite,
-            Backend::Postgres(_) => BackendKind::Postgres,
-        }
     }
 
     /// Closes every connection, waiting for queries in flight.

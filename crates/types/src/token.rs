@@ -31,10 +31,6 @@ impl AccessToken {
         &self.0
     }
 
-    pub fn into_string(self) -> String {
-        self.0
-    }
-
     pub fn hash(&self) -> TokenHash {
         TokenHash::of(&self.0)
     }

@@ -70,10 +70,6 @@ impl Service {
         &self.server_name
     }
 
-    pub fn db(&self) -> &Db {
-        &self.db
-    }
-
     /// The full user ID for `user`, which may be a localpart or already a user ID.
     pub fn qualify(&self, user: &str) -> String {
         if user.starts_with('@') {
@@ -81,13 +77,6 @@ impl Service {
         } else {
             format!("@{user}:{}", self.server_name)
         }
-    }
-
-    /// True when `user_id` belongs to this server.
-    pub fn is_local(&self, user_id: &str) -> bool {
-        user_id
-            .split_once(':')
-            .is_some_and(|(_, s)| s == &*self.server_name)
     }
 
     /// Resolves a presented token to its owner, recording (at most once a minute) its use.
