@@ -59,6 +59,8 @@ pub struct Config {
     pub max_pending_media_uploads: u32,
     /// How long a media ID from `/create` stays valid without content.
     pub unused_expiration_time: Duration,
+    /// How fast one user may create media IDs with `/create` (Synapse's `rc_media_create`).
+    pub rc_media_create: crate::ratelimit::Rate,
     /// New media is served only through the authenticated (`/_matrix/client/v1/media`) endpoints.
     pub enable_authenticated_media: bool,
     pub database: DatabaseConfig,
@@ -160,6 +162,10 @@ impl Default for Config {
             media_upload_limits: Vec::new(),
             max_pending_media_uploads: 5,
             unused_expiration_time: Duration::from_millis(24 * 3_600_000),
+            rc_media_create: crate::ratelimit::Rate {
+                per_second: 10.0,
+                burst_count: 50.0,
+            },
             enable_authenticated_media: true,
             database: DatabaseConfig {
                 url: None,

@@ -90,8 +90,18 @@ impl IntoResponse for ApiError {
         let mut body = Map::with_capacity(2 + self.extra.len());
         body.insert("errcode".into(), json!(self.errcode));
         body.insert("error".into(), json!(self.message));
+        // Synapse's 429s carry `Retry-After` (whole seconds, rounded up) beside `retry_after_ms`.
+        let retry_after = (self.status == StatusCode::TOO_MANY_REQUESTS)
+            .then(|| self.extra.get("retry_after_ms").and_then(Value::as_i64))
+            .flatten()
+            .map(|ms| (ms.max(0) as u64).div_ceil(1000));
         body.extend(self.extra);
-        (self.status, axum::Json(Value::Object(body))).into_response()
+        let mut res = (self.status, axum::Json(Value::Object(body))).into_response();
+        if let Some(secs) = retry_after {
+            res.headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, secs.into());
+        }
+        res
     }
 }
 
@@ -171,7 +181,7 @@ impl From<crate::services::media::MediaError> for ApiError {
                 "M_CANNOT_OVERWRITE_MEDIA",
                 e.to_string(),
             ),
-            E::TooManyPending { retry_after_ms } => Self::new(
+            E::LimitExceeded { retry_after_ms } => Self::new(
                 StatusCode::TOO_MANY_REQUESTS,
                 "M_LIMIT_EXCEEDED",
                 "Too Many Requests",

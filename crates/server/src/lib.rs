@@ -9,6 +9,7 @@ pub mod cli;
 pub mod config;
 pub mod error;
 pub mod extract;
+pub mod ratelimit;
 mod routes;
 pub mod services;
 pub mod state;
@@ -193,6 +194,7 @@ fn build_state(
                     })
                     .collect(),
             )
+            .with_create_ratelimit(cfg.rc_media_create)
             .with_pending_limits(media::PendingLimits {
                 max_pending: i64::from(cfg.max_pending_media_uploads),
                 expire_after_ms: i64::try_from(cfg.unused_expiration_time.as_millis())

@@ -18,6 +18,8 @@ use mxcd_db::{BlobOutcome, Db, DbError, MediaRow, NewBlob, NewMedia};
 use mxcd_types::time::now_ms;
 use rand::{RngExt as _, distr::Alphabetic};
 
+use crate::ratelimit::{Rate, Ratelimiter};
+
 #[derive(Debug, thiserror::Error)]
 pub enum MediaError {
     #[error("not found")]
@@ -40,8 +42,9 @@ pub enum MediaError {
     Expired,
     #[error("Media ID is being uploaded")]
     UploadInProgress,
-    #[error("too many pending uploads")]
-    TooManyPending { retry_after_ms: i64 },
+    /// `rc_media_create` or `max_pending_media_uploads` refused the request.
+    #[error("too many requests")]
+    LimitExceeded { retry_after_ms: i64 },
     #[error("range not satisfiable for {size} bytes")]
     RangeNotSatisfiable { size: u64 },
     #[error("reading the upload failed: {0}")]
@@ -108,6 +111,8 @@ pub struct Service {
     /// Downloads noted since the last flush of `last_access_ts`.
     accessed: Mutex<access::Pending>,
     quotas: Vec<UploadQuota>,
+    /// `rc_media_create`: how fast one user may create media IDs.
+    create_limiter: Option<Ratelimiter>,
 }
 
 /// A media ID as Synapse makes them: 24 random ASCII letters.
@@ -137,7 +142,13 @@ impl Service {
             uploading: Mutex::new(BTreeSet::new()),
             accessed: Mutex::new(access::Pending::new()),
             quotas: Vec::new(),
+            create_limiter: None,
         }
+    }
+
+    pub fn with_create_ratelimit(mut self, rate: Rate) -> Self {
+        self.create_limiter = Some(Ratelimiter::new(rate));
+        self
     }
 
     pub fn with_pending_limits(mut self, limits: PendingLimits) -> Self {

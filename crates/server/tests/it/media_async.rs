@@ -6,6 +6,7 @@ use serde_json::json;
 use crate::harness::{Backend, Storage, TestServer};
 
 crate::storage_tests!(create_then_put, put_errors_and_pending_limit);
+crate::backend_tests!(create_is_rate_limited);
 
 async fn server(b: Backend, st: Storage) -> TestServer {
     TestServer::start_with(b, |c| {
@@ -161,5 +162,33 @@ async fn put_errors_and_pending_limit(b: Backend, st: Storage) {
     r.err(429, "M_LIMIT_EXCEEDED");
     let retry = r.body["retry_after_ms"].as_i64().unwrap();
     assert!(retry > 23 * 3_600_000 && retry <= 24 * 3_600_000, "{retry}");
+    create(&s, &other).await;
+}
+
+/// `rc_media_create`: a burst, then 429 with `retry_after_ms` and `Retry-After`, per user; the
+/// limiter is checked before the pending-uploads limit, as in Synapse.
+async fn create_is_rate_limited(b: Backend) {
+    let s = TestServer::start_with(b, |c| {
+        c.max_pending_media_uploads = 100;
+        c.rc_media_create = mxcd_server::ratelimit::Rate {
+            per_second: 0.1,
+            burst_count: 3.0,
+        };
+    })
+    .await;
+    let (_, tok) = s.register("up", "pw", false).await;
+    let (_, other) = s.register("other", "pw", false).await;
+    for _ in 0..3 {
+        create(&s, &tok).await;
+    }
+    let r = s
+        .post("/_matrix/media/v1/create", Some(&tok), json!({}))
+        .await;
+    assert_eq!(r.err(429, "M_LIMIT_EXCEEDED"), "Too Many Requests");
+    let retry = r.body["retry_after_ms"].as_i64().unwrap();
+    assert!((9_000..=10_000).contains(&retry), "{retry}");
+    assert_eq!(r.headers["retry-after"], "10");
+    // Refused requests create nothing, and other users have their own allowance.
+    assert_eq!(s.sql_i64("SELECT COUNT(*) FROM media").await, 3);
     create(&s, &other).await;
 }

@@ -16,11 +16,16 @@ impl Service {
     /// # `POST /_matrix/media/v1/create`: a media ID without content, valid for a while.
     /// Returns the MXC URI and when the ID expires unused.
     pub async fn create_pending(&self, user_id: &str) -> Result<(String, i64), MediaError> {
+        if let Some(limiter) = &self.create_limiter {
+            limiter
+                .check(user_id)
+                .map_err(|retry_after_ms| MediaError::LimitExceeded { retry_after_ms })?;
+        }
         let now = now_ms();
         let (count, oldest) = self.db.pending_media(user_id, now).await?;
         if count >= self.pending.max_pending {
             let retry_after_ms = oldest.map_or(0, |t| (t - now).max(0));
-            return Err(MediaError::TooManyPending { retry_after_ms });
+            return Err(MediaError::LimitExceeded { retry_after_ms });
         }
         let media_id = new_media_id();
         let expires = now + self.pending.expire_after_ms;
