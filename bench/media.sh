@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${DURATION:-20s}
-BIN=target/release/mxcd
+BIN=${BIN:-target/release/mxcd}
 [ -x "$BIN" ] || cargo build --release -p mxcd
 command -v wrk >/dev/null || { echo "wrk is needed: apt-get install wrk" >&2; exit 1; }
 

@@ -5,20 +5,21 @@
 //! partial blob under `blobs/`.
 
 use std::{
-    io::SeekFrom,
+    io::{Read as _, Seek as _, SeekFrom, Write as _},
     ops::Range,
     path::{Path, PathBuf},
     time::SystemTime,
 };
 
 use async_trait::async_trait;
+use bytes::Bytes;
 use futures_util::StreamExt as _;
-use tokio::io::{AsyncReadExt as _, AsyncSeekExt as _, AsyncWriteExt as _};
-use tokio_util::io::ReaderStream;
 
 use crate::{BlobError, BlobKey, BlobStore, ByteStream, Meter, Stored, check_range};
 
-const READ_CHUNK: usize = 256 * 1024;
+/// Downloads are read in chunks of this size: big enough that a typical image is one read, small
+/// enough that many concurrent downloads stay cheap in memory.
+const READ_CHUNK: usize = 512 * 1024;
 
 #[derive(Debug, Clone)]
 pub struct FsStore {
@@ -40,51 +41,149 @@ impl FsStore {
     }
 }
 
-/// `fsync`s a directory so a rename into it survives a crash.
-async fn sync_dir(dir: &Path) -> Result<(), BlobError> {
-    tokio::fs::File::open(dir).await?.sync_all().await?;
-    Ok(())
+/// Chunks of an upload are gathered up to this size and written in one blocking call, so a
+/// small upload costs one hop to the blocking pool, not one per chunk.
+const WRITE_BATCH: usize = 1024 * 1024;
+
+/// Runs file work on the blocking pool.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, BlobError> + Send + 'static,
+) -> Result<T, BlobError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| BlobError::Backend(e.to_string()))?
+}
+
+/// Reads `body` into `tmp` through `meter`, writing every [`WRITE_BATCH`] bytes; returns the
+/// file and the chunks not written yet.
+async fn receive(
+    mut body: ByteStream,
+    meter: &mut Meter,
+    mut tmp: TmpFile,
+) -> Result<(TmpFile, Vec<Bytes>), BlobError> {
+    let mut pending = Vec::new();
+    let mut pending_len = 0;
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk.map_err(BlobError::Body)?;
+        meter.update(&chunk)?;
+        pending_len += chunk.len();
+        pending.push(chunk);
+        if pending_len >= WRITE_BATCH {
+            let batch = std::mem::take(&mut pending);
+            tmp = blocking(move || tmp.append(&batch)).await?;
+            pending_len = 0;
+        }
+    }
+    Ok((tmp, pending))
+}
+
+/// The bytes of a download still to be read, read a chunk at a time on the blocking pool.
+struct Chunks {
+    file: std::fs::File,
+    left: u64,
+}
+
+impl Chunks {
+    /// The next chunk of at most [`READ_CHUNK`] bytes; empty at the end.
+    fn next_chunk(&mut self) -> std::io::Result<Bytes> {
+        let n = self.left.min(READ_CHUNK as u64);
+        let mut buf = Vec::with_capacity(n as usize);
+        (&mut self.file).take(n).read_to_end(&mut buf)?;
+        if (buf.len() as u64) < n {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "stored blob is shorter than its recorded size",
+            ));
+        }
+        self.left -= n;
+        Ok(Bytes::from(buf))
+    }
+}
+
+/// An upload in flight under `tmp/`, created on its first write.
+struct TmpFile {
+    path: PathBuf,
+    file: Option<std::fs::File>,
+}
+
+impl TmpFile {
+    fn new(path: PathBuf) -> Self {
+        Self { path, file: None }
+    }
+
+    fn append(mut self, chunks: &[Bytes]) -> Result<Self, BlobError> {
+        let file = match &mut self.file {
+            Some(f) => f,
+            None => self.file.insert(std::fs::File::create(&self.path)?),
+        };
+        for chunk in chunks {
+            file.write_all(chunk)?;
+        }
+        Ok(self)
+    }
+
+    /// Makes the bytes durable and moves them to `dest`: `fsync` the file, rename it, `fsync`
+    /// the directory it landed in.
+    fn publish(self, dest: &Path) -> Result<(), BlobError> {
+        let file = match self.file {
+            Some(f) => f,
+            None => std::fs::File::create(&self.path)?,
+        };
+        file.sync_all()?;
+        drop(file);
+        let parent = dest.parent().expect("sharded path has a parent");
+        std::fs::create_dir_all(parent)?;
+        std::fs::rename(&self.path, dest)?;
+        std::fs::File::open(parent)?.sync_all()?;
+        Ok(())
+    }
 }
 
 #[async_trait]
 impl BlobStore for FsStore {
-    async fn put(&self, mut body: ByteStream, limit: u64) -> Result<Stored, BlobError> {
+    async fn put(&self, body: ByteStream, limit: u64) -> Result<Stored, BlobError> {
         let key = BlobKey::generate();
-        let tmp = self.tmp.join(key.as_str());
-        let mut file = tokio::fs::File::create(&tmp).await?;
+        let tmp_path = self.tmp.join(key.as_str());
         let mut meter = Meter::new(limit);
-        let written: Result<(), BlobError> = async {
-            while let Some(chunk) = body.next().await {
-                let chunk = chunk.map_err(BlobError::Body)?;
-                meter.update(&chunk)?;
-                file.write_all(&chunk).await?;
-            }
-            file.sync_all().await?;
-            Ok(())
-        }
-        .await;
-        if let Err(e) = written {
-            drop(file);
-            let _ = tokio::fs::remove_file(&tmp).await;
+        let dest = self.path(&key);
+        let outcome = match receive(body, &mut meter, TmpFile::new(tmp_path.clone())).await {
+            Ok((tmp, rest)) => blocking(move || tmp.append(&rest)?.publish(&dest)).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = outcome {
+            let _ = tokio::fs::remove_file(&tmp_path).await;
             return Err(e);
         }
-        drop(file);
-        let dest = self.path(&key);
-        let parent = dest.parent().expect("sharded path has a parent");
-        tokio::fs::create_dir_all(parent).await?;
-        tokio::fs::rename(&tmp, &dest).await?;
-        sync_dir(parent).await?;
         Ok(meter.finish(key))
     }
 
     async fn get(&self, key: &BlobKey, range: Option<Range<u64>>) -> Result<ByteStream, BlobError> {
-        let mut file = tokio::fs::File::open(self.path(key)).await?;
-        let Some(range) = range else {
-            return Ok(ReaderStream::with_capacity(file, READ_CHUNK).boxed());
-        };
-        check_range(&range, file.metadata().await?.len())?;
-        file.seek(SeekFrom::Start(range.start)).await?;
-        Ok(ReaderStream::with_capacity(file.take(range.end - range.start), READ_CHUNK).boxed())
+        let path = self.path(key);
+        // One hop to the blocking pool opens, positions and reads the first chunk, which for
+        // most media is all of it.
+        let (first, reader) = blocking(move || {
+            let mut file = std::fs::File::open(path)?;
+            let size = file.metadata()?.len();
+            let range = range.unwrap_or(0..size);
+            check_range(&range, size)?;
+            file.seek(SeekFrom::Start(range.start))?;
+            let mut reader = Chunks {
+                file,
+                left: range.end - range.start,
+            };
+            Ok((reader.next_chunk()?, reader))
+        })
+        .await?;
+        let rest = futures_util::stream::try_unfold(reader, |mut reader| async move {
+            if reader.left == 0 {
+                return Ok(None);
+            }
+            // The reader moves into the blocking call and back with each chunk.
+            let next = tokio::task::spawn_blocking(move || Ok((reader.next_chunk()?, reader)));
+            next.await.map_err(std::io::Error::other)?.map(Some)
+        });
+        let first = futures_util::stream::iter((!first.is_empty()).then_some(Ok(first)));
+        Ok(first.chain(rest).boxed())
     }
 
     async fn size(&self, key: &BlobKey) -> Result<u64, BlobError> {

@@ -67,6 +67,8 @@ async fn suite(store: &dyn BlobStore) {
         &data[data.len() - 7..]
     );
     assert!(read(store, &put.key, Some(5..5)).await.is_empty());
+    // A range across several read chunks, starting and ending inside one.
+    assert!(read(store, &put.key, Some(500_001..2_600_003)).await == data[500_001..2_600_003]);
     assert!(matches!(
         store.get(&put.key, Some(0..n + 1)).await,
         Err(BlobError::BadRange { .. })

@@ -21,6 +21,8 @@ pub enum DbError {
     UnsupportedUrl,
     #[error("database error: {0}")]
     Sqlx(#[source] sqlx::Error),
+    #[error("the database is closed")]
+    Closed,
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
 }
@@ -30,7 +32,9 @@ impl DbError {
         match self {
             Self::NotFound => ErrorKind::NotFound,
             Self::Conflict(_) => ErrorKind::Conflict,
-            Self::UnsupportedUrl | Self::Sqlx(_) | Self::Migrate(_) => ErrorKind::Internal,
+            Self::UnsupportedUrl | Self::Sqlx(_) | Self::Closed | Self::Migrate(_) => {
+                ErrorKind::Internal
+            }
         }
     }
 }

@@ -7,6 +7,7 @@
 
 mod accounts;
 mod error;
+mod group_commit;
 mod media;
 mod registration;
 #[cfg(feature = "test-support")]
@@ -32,6 +33,8 @@ enum Backend {
     Sqlite {
         writer: SqlitePool,
         reader: SqlitePool,
+        /// Media content writes, committed in groups (see `group_commit.rs`).
+        group: group_commit::GroupCommit,
     },
     Postgres(PgPool),
 }
@@ -125,7 +128,11 @@ impl Db {
             .connect_with(base.read_only(true))
             .await?;
         Ok(Self {
-            backend: Backend::Sqlite { writer, reader },
+            backend: Backend::Sqlite {
+                group: group_commit::GroupCommit::start(writer.clone()),
+                writer,
+                reader,
+            },
         })
     }
 
@@ -142,7 +149,7 @@ impl Db {
     /// Closes every connection, waiting for queries in flight.
     pub async fn close(&self) {
         match &self.backend {
-            Backend::Sqlite { writer, reader } => {
+            Backend::Sqlite { writer, reader, .. } => {
                 reader.close().await;
                 writer.close().await;
             }

@@ -1,6 +1,6 @@
 //! Media rows and the content-addressed blobs they reference.
 
-use crate::{Db, DbError, read, transaction};
+use crate::{Backend, Db, DbError, read, transaction};
 
 /// A media item as stored.
 #[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
@@ -52,8 +52,6 @@ pub enum BlobOutcome {
     Duplicate { existing: String },
 }
 
-/// Adds a reference to the blob with this hash, creating it with the new key if it is new;
-/// returns the key that holds the content. Binds: sha256, storage_key, size, created_ts.
 impl BlobOutcome {
     fn of(key_holding_content: String, new: &NewBlob) -> Self {
         if key_holding_content == new.storage_key {
@@ -66,6 +64,8 @@ impl BlobOutcome {
     }
 }
 
+/// Adds a reference to the blob with this hash, creating it with the new key if it is new;
+/// returns the key that holds the content. Binds: sha256, storage_key, size, created_ts.
 const UPSERT_BLOB: &str = "INSERT INTO blobs (sha256, storage_key, size, refcount, created_ts) \
      VALUES ($1, $2, $3, 1, $4) \
      ON CONFLICT (sha256) DO UPDATE SET refcount = blobs.refcount + 1 RETURNING storage_key";
@@ -74,36 +74,137 @@ const MEDIA_COLUMNS: &str = "m.origin, m.media_id, m.user_id, m.media_type, m.me
      m.upload_name, m.sha256, m.created_ts, m.last_access_ts, m.quarantined_by, \
      m.safe_from_quarantine, m.authenticated, m.unused_expires_at, b.storage_key";
 
-impl Db {
-    /// Records a media item and its content in one transaction. If a blob with the same hash
-    /// exists it gains a reference and the new object is reported as a duplicate.
-    pub async fn insert_media(&self, m: &NewMedia, blob: &NewBlob) -> Result<BlobOutcome, DbError> {
-        let outcome = transaction!(self, |tx| {
-            let key: String = sqlx::query_scalar(UPSERT_BLOB)
-                .bind(&blob.sha256)
-                .bind(&blob.storage_key)
+/// A write that gives a media row its content, committed together with the blob reference.
+/// On SQLite these go through the group commit; see `group_commit.rs`.
+#[derive(Clone, Debug)]
+pub(crate) enum MediaWrite {
+    /// A new media row with content.
+    Insert { media: NewMedia, blob: NewBlob },
+    /// Content for a media ID created ahead of it; `Conflict` if it got content meanwhile.
+    Fill {
+        origin: String,
+        media_id: String,
+        media_type: String,
+        upload_name: Option<String>,
+        blob: NewBlob,
+        now: i64,
+    },
+}
+
+/// The statements of a [`MediaWrite`], written once for both backends. `$tx` is a
+/// `&mut Transaction` (or savepoint) of either backend.
+macro_rules! apply_media_write {
+    ($write:expr, $tx:expr) => {{
+        let tx = $tx;
+        match $write {
+            MediaWrite::Insert { media: m, blob } => {
+                let key: String = sqlx::query_scalar(UPSERT_BLOB)
+                    .bind(&blob.sha256)
+                    .bind(&blob.storage_key)
+                    .bind(blob.size)
+                    .bind(m.created_ts)
+                    .fetch_one(&mut **tx)
+                    .await?;
+                sqlx::query(
+                    "INSERT INTO media (origin, media_id, user_id, media_type, media_length, \
+                     upload_name, sha256, created_ts, authenticated) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                )
+                .bind(&m.origin)
+                .bind(&m.media_id)
+                .bind(&m.user_id)
+                .bind(&m.media_type)
                 .bind(blob.size)
+                .bind(&m.upload_name)
+                .bind(&blob.sha256)
                 .bind(m.created_ts)
-                .fetch_one(&mut *tx)
+                .bind(m.authenticated)
+                .execute(&mut **tx)
                 .await?;
-            sqlx::query(
-                "INSERT INTO media (origin, media_id, user_id, media_type, media_length, upload_name, \
-                 sha256, created_ts, authenticated) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-            )
-            .bind(&m.origin)
-            .bind(&m.media_id)
-            .bind(&m.user_id)
-            .bind(&m.media_type)
-            .bind(blob.size)
-            .bind(&m.upload_name)
-            .bind(&blob.sha256)
-            .bind(m.created_ts)
-            .bind(m.authenticated)
-            .execute(&mut *tx)
-            .await?;
-            BlobOutcome::of(key, blob)
-        });
-        Ok(outcome)
+                Ok(BlobOutcome::of(key, blob))
+            }
+            MediaWrite::Fill {
+                origin,
+                media_id,
+                media_type,
+                upload_name,
+                blob,
+                now,
+            } => {
+                // The blob row must exist before the media row points at it.
+                let key: String = sqlx::query_scalar(UPSERT_BLOB)
+                    .bind(&blob.sha256)
+                    .bind(&blob.storage_key)
+                    .bind(blob.size)
+                    .bind(now)
+                    .fetch_one(&mut **tx)
+                    .await?;
+                let updated = sqlx::query(
+                    "UPDATE media SET sha256 = $3, media_type = $4, media_length = $5, \
+                     upload_name = $6, unused_expires_at = NULL \
+                     WHERE origin = $1 AND media_id = $2 AND sha256 IS NULL",
+                )
+                .bind(origin)
+                .bind(media_id)
+                .bind(&blob.sha256)
+                .bind(media_type)
+                .bind(blob.size)
+                .bind(upload_name)
+                .execute(&mut **tx)
+                .await?
+                .rows_affected();
+                if updated != 1 {
+                    // The caller rolls the reference back with the transaction (or savepoint).
+                    return Err(DbError::Conflict("media already has content".into()));
+                }
+                Ok(BlobOutcome::of(key, blob))
+            }
+        }
+    }};
+}
+
+impl MediaWrite {
+    pub(crate) async fn apply_sqlite(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    ) -> Result<BlobOutcome, DbError> {
+        apply_media_write!(self, tx)
+    }
+
+    async fn apply_postgres(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    ) -> Result<BlobOutcome, DbError> {
+        apply_media_write!(self, tx)
+    }
+}
+
+impl Db {
+    /// Applies a content write durably: through the group commit on SQLite, in a transaction of
+    /// its own on PostgreSQL (whose concurrent commits already share log flushes).
+    async fn write_media(&self, write: MediaWrite) -> Result<BlobOutcome, DbError> {
+        match &self.backend {
+            Backend::Sqlite { group, .. } => group.submit(write).await,
+            Backend::Postgres(pool) => {
+                let mut tx = pool.begin().await?;
+                let outcome = write.apply_postgres(&mut tx).await;
+                // Dropping the transaction on error rolls the reference back.
+                if outcome.is_ok() {
+                    tx.commit().await?;
+                }
+                outcome
+            }
+        }
+    }
+
+    /// Records a media item and its content, durably. If a blob with the same hash exists it
+    /// gains a reference and the new object is reported as a duplicate.
+    pub async fn insert_media(&self, m: &NewMedia, blob: &NewBlob) -> Result<BlobOutcome, DbError> {
+        self.write_media(MediaWrite::Insert {
+            media: m.clone(),
+            blob: blob.clone(),
+        })
+        .await
     }
 
     /// Records a media ID created ahead of its content (`POST /_matrix/media/v1/create`).
@@ -153,7 +254,7 @@ impl Db {
         }))
     }
 
-    /// Gives a pending media ID its content, in one transaction with the blob reference.
+    /// Gives a pending media ID its content, together with the blob reference.
     /// [`DbError::Conflict`] when the ID got content meanwhile (another upload won).
     pub async fn fill_pending_media(
         &self,
@@ -164,35 +265,15 @@ impl Db {
         blob: &NewBlob,
         now: i64,
     ) -> Result<BlobOutcome, DbError> {
-        let outcome = transaction!(self, |tx| {
-            // The blob row must exist before the media row points at it.
-            let key: String = sqlx::query_scalar(UPSERT_BLOB)
-                .bind(&blob.sha256)
-                .bind(&blob.storage_key)
-                .bind(blob.size)
-                .bind(now)
-                .fetch_one(&mut *tx)
-                .await?;
-            let updated = sqlx::query(
-                "UPDATE media SET sha256 = $3, media_type = $4, media_length = $5, upload_name = $6, \
-                 unused_expires_at = NULL WHERE origin = $1 AND media_id = $2 AND sha256 IS NULL",
-            )
-            .bind(origin)
-            .bind(media_id)
-            .bind(&blob.sha256)
-            .bind(media_type)
-            .bind(blob.size)
-            .bind(upload_name)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            if updated != 1 {
-                // Dropping the transaction rolls the reference back.
-                return Err(DbError::Conflict("media already has content".into()));
-            }
-            BlobOutcome::of(key, blob)
-        });
-        Ok(outcome)
+        self.write_media(MediaWrite::Fill {
+            origin: origin.to_owned(),
+            media_id: media_id.to_owned(),
+            media_type: media_type.to_owned(),
+            upload_name: upload_name.map(str::to_owned),
+            blob: blob.clone(),
+            now,
+        })
+        .await
     }
 
     pub async fn get_media(

@@ -327,6 +327,53 @@ async fn media_blobs(db: &Db) {
     ));
 }
 
+/// Many content writes at once (on SQLite they share group commits): each gets its own outcome,
+/// a failing write takes none of its neighbours down, and reference counts add up.
+async fn concurrent_media_writes(db: &Db) {
+    let media = |id: String| NewMedia {
+        origin: "c".into(),
+        media_id: id,
+        user_id: Some("@bob:x".into()),
+        media_type: "text/plain".into(),
+        upload_name: None,
+        created_ts: 1,
+        authenticated: false,
+    };
+    // 40 uploads of 4 distinct contents; every 10th reuses the media ID of the one before it.
+    let writes = (0..40).map(|i| {
+        let db = db.clone();
+        let id = if i % 10 == 9 { i - 1 } else { i };
+        let blob = NewBlob {
+            sha256: format!("{:064}", i % 4),
+            storage_key: format!("c{i}"),
+            size: 10,
+        };
+        tokio::spawn(async move { db.insert_media(&media(format!("c{id}")), &blob).await })
+    });
+    let mut stored = 0;
+    let mut conflicts = 0;
+    for w in writes.collect::<Vec<_>>() {
+        match w.await.unwrap() {
+            Ok(BlobOutcome::Stored) => stored += 1,
+            Ok(BlobOutcome::Duplicate { .. }) => {}
+            Err(e) if e.kind() == ErrorKind::Conflict => conflicts += 1,
+            Err(e) => panic!("{e}"),
+        }
+    }
+    assert_eq!((stored, conflicts), (4, 4));
+    assert_eq!(db.count_blobs().await.unwrap(), 4);
+    // Deleting every row frees each blob exactly at its last reference: a count too high
+    // would leave blobs behind, one too low would fail a later delete.
+    for i in (0..40).filter(|i| i % 10 != 9) {
+        db.delete_media("c", &format!("c{i}")).await.unwrap();
+    }
+    assert_eq!(
+        db.count_blobs().await.unwrap(),
+        0,
+        "every reference was counted once"
+    );
+}
+
 async fn suite(url: &str) {
     let db = Db::connect(url, None).await.unwrap();
     users_round_trip(&db).await;
@@ -335,6 +382,7 @@ async fn suite(url: &str) {
     nonces(&db).await;
     registration_tokens(&db).await;
     media_blobs(&db).await;
+    concurrent_media_writes(&db).await;
     db.close().await;
     // Reconnecting applies no migration twice and keeps the data.
     let db = Db::connect(url, None).await.unwrap();
