@@ -2,7 +2,7 @@
 
 use sqlx::AssertSqlSafe;
 
-use crate::{Db, DbError, read, transaction};
+use crate::{Db, DbError, cache::Change, read, transaction};
 
 /// A user with the profile fields the admin API shows.
 #[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
@@ -227,6 +227,7 @@ impl Db {
                     .await?;
             }
         });
+        self.announce(Change::User(user_id.to_owned())).await;
         Ok(())
     }
 

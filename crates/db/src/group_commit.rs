@@ -3,10 +3,16 @@
 //! SQLite in WAL mode with `synchronous = FULL` syncs the log on every commit, and it has one
 //! writer. Committing each upload's metadata on its own therefore caps uploads at the disk's
 //! sync rate, however many clients upload at once. Here concurrent writes queue for one task
-//! that owns the writer's turn: it takes every write waiting, applies each inside its own
-//! savepoint of one transaction, and commits them together, so one sync makes a whole batch
-//! durable. A write that fails rolls back only its savepoint. Every caller hears about its own
-//! write only after the batch's commit returned, so an `Ok` still means "durable".
+//! that owns the writer's turn: it takes every write waiting, applies them all in one
+//! transaction and commits them together, so one sync makes a whole batch durable. Every caller
+//! hears about its own write only after the batch's commit returned, so an `Ok` still means
+//! "durable".
+//!
+//! Writes rarely fail (a media ID taken twice, a pending upload filled twice), so a batch runs
+//! optimistically, without savepoints: each statement is a round trip to sqlx's connection
+//! thread, and savepoints would triple them. If any write fails, the whole transaction is
+//! rolled back and every write of the batch is retried in a transaction of its own, which gives
+//! each its own answer.
 //!
 //! Writes wait for nothing extra: a batch is whatever queued while the previous one was
 //! committing, so a lone write commits at once.
@@ -59,13 +65,13 @@ async fn run(writer: SqlitePool, mut rx: mpsc::Receiver<Job>) {
         match commit_together(&writer, &jobs).await {
             Ok(outcomes) => {
                 for (job, outcome) in jobs.into_iter().zip(outcomes) {
-                    let _ = job.reply.send(outcome);
+                    let _ = job.reply.send(Ok(outcome));
                 }
             }
-            // The shared transaction failed as a whole (the commit's sync, say) and nothing of
-            // it was kept: give every write its own transaction, and its own answer.
+            // A write failed, or the commit did, and nothing of the batch was kept: give every
+            // write its own transaction, and its own answer.
             Err(e) => {
-                tracing::warn!(error = %e, writes = jobs.len(), "group commit failed; retrying one by one");
+                tracing::debug!(error = %e, writes = jobs.len(), "group commit failed; retrying one by one");
                 for job in jobs {
                     let _ = job.reply.send(commit_alone(&writer, &job.write).await);
                 }
@@ -74,25 +80,16 @@ async fn run(writer: SqlitePool, mut rx: mpsc::Receiver<Job>) {
     }
 }
 
-/// One transaction, one savepoint per write. The outer `Err` means nothing was committed.
+/// Every write in one transaction; `Err` means nothing was committed.
 async fn commit_together(
     writer: &SqlitePool,
     jobs: &[Job],
-) -> Result<Vec<Result<crate::BlobOutcome, DbError>>, DbError> {
+) -> Result<Vec<crate::BlobOutcome>, DbError> {
     let mut tx = writer.begin().await?;
     let mut outcomes = Vec::with_capacity(jobs.len());
     for job in jobs {
-        let mut savepoint = sqlx::Acquire::begin(&mut tx).await?;
-        match job.write.apply_sqlite(&mut savepoint).await {
-            Ok(outcome) => {
-                savepoint.commit().await?;
-                outcomes.push(Ok(outcome));
-            }
-            Err(e) => {
-                savepoint.rollback().await?;
-                outcomes.push(Err(e));
-            }
-        }
+        // Dropping the transaction on error rolls the whole batch back.
+        outcomes.push(job.write.apply_sqlite(&mut tx).await?);
     }
     tx.commit().await?;
     Ok(outcomes)

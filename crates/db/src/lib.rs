@@ -6,6 +6,7 @@
 //! connection and a separate pool of read-only connections, so writers never fight over locks.
 
 mod accounts;
+mod cache;
 mod error;
 mod group_commit;
 mod media;
@@ -14,7 +15,9 @@ mod registration;
 pub mod testing;
 mod tokens;
 
-use std::{str::FromStr, time::Duration};
+use std::{str::FromStr, sync::Arc, time::Duration};
+
+use cache::Change;
 
 use sqlx::{
     PgPool, SqlitePool,
@@ -43,6 +46,36 @@ enum Backend {
 #[derive(Clone, Debug)]
 pub struct Db {
     backend: Backend,
+    caches: Arc<Caches>,
+    /// PostgreSQL: the task applying other instances' cache invalidations.
+    listener: Option<tokio::task::AbortHandle>,
+}
+
+/// The read caches of the download path (see `cache.rs`).
+struct Caches {
+    tokens: cache::Cache<String, TokenOwner>,
+    media: cache::Cache<(String, String), MediaRow>,
+}
+
+impl std::fmt::Debug for Caches {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Caches")
+    }
+}
+
+impl Caches {
+    fn apply(&self, change: &Change) {
+        match change {
+            Change::User(user) => self.tokens.invalidate(|_, o| o.user_id == *user),
+            Change::Media { origin, media_id } => self
+                .media
+                .invalidate(|(o, m), _| o == origin && m == media_id),
+            Change::All => {
+                self.tokens.invalidate(|_, _| true);
+                self.media.invalidate(|_, _| true);
+            }
+        }
+    }
 }
 
 /// Runs `$body` with `$p` bound to a pool suitable for reads.
@@ -102,8 +135,12 @@ impl Db {
                 .acquire_timeout(Duration::from_secs(10))
                 .connect_with(opts)
                 .await?;
+            let caches = Arc::new(Caches::new());
+            let listener = tokio::spawn(listen(pool.clone(), caches.clone())).abort_handle();
             Self {
                 backend: Backend::Postgres(pool),
+                caches,
+                listener: Some(listener),
             }
         } else {
             return Err(DbError::UnsupportedUrl);
@@ -133,6 +170,8 @@ impl Db {
                 writer,
                 reader,
             },
+            caches: Arc::new(Caches::new()),
+            listener: None,
         })
     }
 
@@ -146,14 +185,77 @@ impl Db {
         Ok(())
     }
 
+    /// Announces a committed change that may invalidate cached reads: here at once, and on
+    /// PostgreSQL to the other instances too.
+    async fn announce(&self, change: Change) {
+        self.caches.apply(&change);
+        if let Backend::Postgres(pool) = &self.backend
+            && let Err(e) = sqlx::query("SELECT pg_notify($1, $2)")
+                .bind(cache::CHANNEL)
+                .bind(change.encode())
+                .execute(pool)
+                .await
+        {
+            // The other instances' entries expire after the cache TTL anyway.
+            tracing::warn!(error = %e, "could not notify other instances of a change");
+        }
+    }
+
     /// Closes every connection, waiting for queries in flight.
     pub async fn close(&self) {
+        if let Some(l) = &self.listener {
+            l.abort();
+        }
         match &self.backend {
             Backend::Sqlite { writer, reader, .. } => {
                 reader.close().await;
                 writer.close().await;
             }
             Backend::Postgres(pool) => pool.close().await,
+        }
+    }
+}
+
+impl Caches {
+    fn new() -> Self {
+        Self {
+            tokens: cache::Cache::new(),
+            media: cache::Cache::new(),
+        }
+    }
+}
+
+/// Applies the changes other instances announce. Whenever the channel was not listened to, some
+/// may have been missed, so everything cached is dropped.
+async fn listen(pool: PgPool, caches: Arc<Caches>) {
+    let retry = Duration::from_secs(1);
+    while !pool.is_closed() {
+        let mut listener = match sqlx::postgres::PgListener::connect_with(&pool).await {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::warn!(error = %e, "cache invalidation listener cannot connect; retrying");
+                tokio::time::sleep(retry).await;
+                continue;
+            }
+        };
+        if let Err(e) = listener.listen(cache::CHANNEL).await {
+            tracing::warn!(error = %e, "cannot LISTEN for cache invalidations; retrying");
+            tokio::time::sleep(retry).await;
+            continue;
+        }
+        caches.apply(&Change::All);
+        loop {
+            match listener.try_recv().await {
+                Ok(Some(n)) => caches.apply(&Change::decode(n.payload())),
+                // The connection was lost and re-established: notifications may be lost.
+                Ok(None) => caches.apply(&Change::All),
+                Err(e) => {
+                    tracing::warn!(error = %e, "cache invalidation listener failed; reconnecting");
+                    caches.apply(&Change::All);
+                    tokio::time::sleep(retry).await;
+                    break;
+                }
+            }
         }
     }
 }

@@ -1,6 +1,6 @@
 //! Media rows and the content-addressed blobs they reference.
 
-use crate::{Backend, Db, DbError, read, transaction};
+use crate::{Backend, Db, DbError, cache::Change, read, transaction};
 
 /// A media item as stored.
 #[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
@@ -265,6 +265,7 @@ impl Db {
         blob: &NewBlob,
         now: i64,
     ) -> Result<BlobOutcome, DbError> {
+        // No cache to invalidate: rows without content are never cached.
         self.write_media(MediaWrite::Fill {
             origin: origin.to_owned(),
             media_id: media_id.to_owned(),
@@ -274,6 +275,26 @@ impl Db {
             now,
         })
         .await
+    }
+
+    /// A media row with content, for serving it: from a short-lived cache that every change to
+    /// the row invalidates (see `cache.rs`). Rows still waiting for content are never cached.
+    /// `last_access_ts` may be stale here; [`Db::get_media`] reads the row as it is.
+    pub async fn get_media_for_download(
+        &self,
+        origin: &str,
+        media_id: &str,
+    ) -> Result<Option<MediaRow>, DbError> {
+        let key = (origin.to_owned(), media_id.to_owned());
+        let epoch = match self.caches.media.get(&key) {
+            Ok(row) => return Ok(Some(row)),
+            Err(epoch) => epoch,
+        };
+        let row = self.get_media(origin, media_id).await?;
+        if let Some(r) = row.as_ref().filter(|r| r.sha256.is_some()) {
+            self.caches.media.insert(key, r.clone(), epoch);
+        }
+        Ok(row)
     }
 
     pub async fn get_media(
@@ -331,6 +352,11 @@ impl Db {
                 }
             }
         });
+        self.announce(Change::Media {
+            origin: origin.to_owned(),
+            media_id: media_id.to_owned(),
+        })
+        .await;
         Ok(unreferenced)
     }
 

@@ -2,7 +2,7 @@
 
 use mxcd_types::TokenHash;
 
-use crate::{Db, DbError, read, transaction, writer};
+use crate::{Db, DbError, cache::Change, read, transaction, writer};
 
 /// Who a presented token belongs to.
 #[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
@@ -61,9 +61,15 @@ impl Db {
         Ok(())
     }
 
-    /// The owner of a token, if the token exists.
+    /// The owner of a token, if the token exists; served from a short-lived cache that every
+    /// change to the user's tokens or flags invalidates (see `cache.rs`).
     pub async fn token_owner(&self, token: &TokenHash) -> Result<Option<TokenOwner>, DbError> {
-        Ok(read!(self, |p| {
+        let key = token.as_str().to_owned();
+        let epoch = match self.caches.tokens.get(&key) {
+            Ok(owner) => return Ok(Some(owner)),
+            Err(epoch) => epoch,
+        };
+        let owner: Option<TokenOwner> = read!(self, |p| {
             sqlx::query_as(
                 "SELECT t.user_id, t.device_id, u.admin, u.is_guest, u.deactivated, u.locked, \
                  t.created_ts, t.last_used_ts \
@@ -72,7 +78,11 @@ impl Db {
             .bind(token.as_str())
             .fetch_optional(p)
             .await?
-        }))
+        });
+        if let Some(o) = &owner {
+            self.caches.tokens.insert(key, o.clone(), epoch);
+        }
+        Ok(owner)
     }
 
     /// Records that a token was used. Callers throttle this; it is not called per request.
@@ -96,6 +106,10 @@ impl Db {
             .await?
             .rows_affected()
         });
+        // Keeps the cached owner's "last used" current, so the once-a-minute throttle holds.
+        self.caches
+            .tokens
+            .update(&token.as_str().to_owned(), |o| o.last_used_ts = Some(now));
         Ok(())
     }
 
@@ -113,6 +127,7 @@ impl Db {
                 .execute(&mut *tx)
                 .await?;
         });
+        self.announce(Change::User(user_id.to_owned())).await;
         Ok(())
     }
 
@@ -140,6 +155,7 @@ impl Db {
                 .execute(&mut *tx)
                 .await?;
         });
+        self.announce(Change::User(user_id.to_owned())).await;
         Ok(())
     }
 

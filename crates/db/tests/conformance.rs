@@ -400,6 +400,85 @@ async fn conformance_sqlite() {
     .await;
 }
 
+/// Waits (well under the cache TTL of 10 s, so expiry cannot be what passes the test) until
+/// `check` holds.
+async fn eventually<F: Future<Output = bool>>(what: &str, check: impl Fn() -> F) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+    while !check().await {
+        assert!(std::time::Instant::now() < deadline, "{what}");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+/// Two instances on one PostgreSQL database: what one caches, the other's writes invalidate.
+async fn caches_follow_other_instances(a: &Db, b: &Db) {
+    b.create_user(&user("@carol:x", 1)).await.unwrap();
+    let t = AccessToken::generate();
+    b.create_session("@carol:x", "C1", None, &t.hash(), 1)
+        .await
+        .unwrap();
+    assert!(!a.token_owner(&t.hash()).await.unwrap().unwrap().admin);
+    let admin = UserPatch {
+        admin: Some(true),
+        ..Default::default()
+    };
+    b.update_user("@carol:x", &admin).await.unwrap();
+    eventually("the other instance sees the new admin flag", || async {
+        a.token_owner(&t.hash()).await.unwrap().unwrap().admin
+    })
+    .await;
+    b.delete_all_sessions("@carol:x").await.unwrap();
+    eventually(
+        "the other instance refuses the logged-out token",
+        || async { a.token_owner(&t.hash()).await.unwrap().is_none() },
+    )
+    .await;
+
+    let media = NewMedia {
+        origin: "x".into(),
+        media_id: "shared".into(),
+        user_id: Some("@carol:x".into()),
+        media_type: "text/plain".into(),
+        upload_name: None,
+        created_ts: 1,
+        authenticated: false,
+    };
+    let blob = NewBlob {
+        sha256: "cd".repeat(32),
+        storage_key: "shared-key".into(),
+        size: 1,
+    };
+    b.insert_media(&media, &blob).await.unwrap();
+    assert!(
+        a.get_media_for_download("x", "shared")
+            .await
+            .unwrap()
+            .is_some()
+    );
+    b.delete_media("x", "shared").await.unwrap();
+    eventually("the other instance forgets the deleted media", || async {
+        a.get_media_for_download("x", "shared")
+            .await
+            .unwrap()
+            .is_none()
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn two_instances_postgres() {
+    let Some(admin) = postgres_admin_url() else {
+        eprintln!("skipped: MXCD_TEST_POSTGRES_URL is not set");
+        return;
+    };
+    let pg = PgTestDb::create(&admin).await;
+    let a = Db::connect(pg.url(), None).await.unwrap();
+    let b = Db::connect(pg.url(), None).await.unwrap();
+    caches_follow_other_instances(&a, &b).await;
+    a.close().await;
+    b.close().await;
+}
+
 #[tokio::test]
 async fn conformance_postgres() {
     let Some(admin) = postgres_admin_url() else {

@@ -238,7 +238,7 @@ impl Service {
     ) -> Result<MediaRow, MediaError> {
         let row = self
             .db
-            .get_media(origin, media_id)
+            .get_media_for_download(origin, media_id)
             .await?
             .ok_or(MediaError::NotFound)?;
         if row.quarantined_by.is_some() || (row.authenticated && !authenticated_request) {
