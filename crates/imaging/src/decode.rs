@@ -123,12 +123,17 @@ impl<'a> Source<'a> {
         geometry::displayed(self.stored, self.orientation)
     }
 
-    /// Whether the source may be animated and its frames can be decoded within
-    /// `max_alloc_bytes`: the decoder's canvas, the frame being read and the first frame (kept
-    /// until the second shows the source is animated) are three RGBA canvases.
-    pub(crate) fn may_animate(&self) -> bool {
-        let canvas = u64::from(self.stored.0) * u64::from(self.stored.1) * 4;
-        self.may_animate && canvas.saturating_mul(3) <= self.limits.max_alloc_bytes
+    /// Whether the source may be animated and `outputs` animated thumbnails of it fit the
+    /// limits: at least two frames within the frame and pixel budgets, and three RGBA canvases
+    /// (the decoder's, the frame being read, and the first frame kept until the second shows the
+    /// source is animated) within `max_alloc_bytes`.
+    pub(crate) fn can_animate(&self, outputs: usize) -> bool {
+        let canvas = u64::from(self.stored.0) * u64::from(self.stored.1);
+        let outputs = u64::try_from(outputs.max(1)).unwrap_or(u64::MAX);
+        self.may_animate
+            && self.limits.max_frames >= 2
+            && canvas.saturating_mul(outputs).saturating_mul(2) <= self.limits.max_animation_pixels
+            && canvas.saturating_mul(4 * 3) <= self.limits.max_alloc_bytes
     }
 
     /// The still image (the first frame of an animation), in stored orientation. JPEG is decoded

@@ -26,7 +26,7 @@ pub(crate) fn render(
         return Ok(Vec::new());
     }
     // A source too large to animate within the limits gets still thumbnails.
-    if mode != Mode::Still && src.may_animate() {
+    if mode != Mode::Still && src.can_animate(jobs.len()) {
         return render_animation(src, jobs, format, mode);
     }
     let raster = src.decode_still(decode_need(src, jobs))?;

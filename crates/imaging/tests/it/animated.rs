@@ -211,6 +211,48 @@ fn frames_are_capped() {
     )
     .unwrap();
     assert_eq!(frames(&t).len(), 3);
+    // Pre-generation makes three animations of this GIF, so each frame costs three canvases.
+    let budget = Limits {
+        max_animation_pixels: 3 * 3 * 120 * 90,
+        ..Limits::default()
+    };
+    let thumbs = pregenerate(
+        &fixture("animated.gif"),
+        "image/gif",
+        &default_sizes(),
+        &budget,
+    )
+    .unwrap();
+    assert!(
+        thumbs
+            .iter()
+            .filter(|t| t.animated)
+            .all(|t| frames(t).len() == 3)
+    );
+    // A budget below two frames: stills only.
+    let budget = Limits {
+        max_animation_pixels: 120 * 90,
+        ..Limits::default()
+    };
+    let t = generate(
+        &fixture("animated.gif"),
+        "image/gif",
+        spec(32, 32, Method::Crop),
+        ANIMATED_TYPE,
+        true,
+        &budget,
+    )
+    .unwrap();
+    assert!(!t.animated);
+    let thumbs = pregenerate(
+        &fixture("animated.gif"),
+        "image/gif",
+        &default_sizes(),
+        &budget,
+    )
+    .unwrap();
+    assert_eq!(thumbs.len(), 3);
+    assert!(thumbs.iter().all(|t| !t.animated));
 }
 
 #[test]

@@ -123,6 +123,16 @@ fn jpeg_claiming_huge_dimensions() {
 }
 
 #[test]
+fn jpeg_that_libjpeg_rejects() {
+    // Huffman table counts summing past 256: libjpeg's "bogus Huffman table" fatal error, which
+    // unwinds out of libjpeg and must come back as an error.
+    let mut photo = fixture("photo-exif6.jpg");
+    let dht = photo.windows(2).position(|w| w == [0xFF, 0xC4]).unwrap();
+    photo[dht + 5..dht + 21].fill(0xFF);
+    assert_error(&photo, "image/jpeg", ErrorKind::Undecodable);
+}
+
+#[test]
 fn zero_bytes() {
     assert_error(b"", "image/png", ErrorKind::Undecodable);
     assert_error(b"", "image/gif", ErrorKind::Undecodable);

@@ -365,3 +365,36 @@ const SMALL_CMYK_JPEG: &str = "ffd8ffee000e41646f626500640000000000ffdb004300080
     737475767778797a838485868788898a92939495969798999aa2a3a4a5a6a7a8a9aab2b3b4b5b6b7b8b9ba\
     c2c3c4c5c6c7c8c9cad2d3d4d5d6d7d8d9dae1e2e3e4e5e6e7e8e9eaf1f2f3f4f5f6f7f8f9faffda000e04\
     43004d0059004b00003f00f7faf7faf7faf7faffd9";
+
+/// The DCT-shrunk decode plus Lanczos3 looks like a full decode plus Lanczos3: PSNR against
+/// `image`'s own pipeline (zune-jpeg, orientation, resize) at each default size's scale.
+#[test]
+fn shrunk_decoding_keeps_quality() {
+    let photo = fixture("photo-exif6.jpg");
+    let mut reference = image::load_from_memory(&photo).unwrap();
+    reference.apply_orientation(image::metadata::Orientation::Rotate90);
+    for (w, h) in [(40, 60), (80, 120), (160, 240), (240, 360)] {
+        let t = generate(
+            &photo,
+            "image/jpeg",
+            spec(w, h, Method::Scale),
+            "image/png",
+            false,
+            &limits(),
+        )
+        .unwrap();
+        let ours = decode(&t);
+        let theirs = reference
+            .resize_exact(w, h, image::imageops::FilterType::Lanczos3)
+            .into_rgba8();
+        let mse = ours
+            .as_raw()
+            .iter()
+            .zip(theirs.as_raw())
+            .map(|(a, b)| f64::from(a.abs_diff(*b)).powi(2))
+            .sum::<f64>()
+            / ours.as_raw().len() as f64;
+        let psnr = 10.0 * (255.0f64 * 255.0 / mse.max(1e-9)).log10();
+        assert!(psnr > 32.0, "{w}x{h}: PSNR {psnr:.1} dB");
+    }
+}
