@@ -123,16 +123,15 @@ impl<'a> Source<'a> {
         geometry::displayed(self.stored, self.orientation)
     }
 
-    /// Whether the source may be animated and `outputs` animated thumbnails of it fit the
-    /// limits: at least two frames within the frame and pixel budgets, and three RGBA canvases
-    /// (the decoder's, the frame being read, and the first frame kept until the second shows the
-    /// source is animated) within `max_alloc_bytes`.
-    pub(crate) fn can_animate(&self, outputs: usize) -> bool {
+    /// Whether the source may be animated and its animation fits the limits at `cost` (see
+    /// [`Source::frames`]) per frame: at least two frames within the frame and pixel budgets, and
+    /// three RGBA canvases (the decoder's, the frame being read, and the first frame, kept until
+    /// the second shows the source is animated) within `max_alloc_bytes`.
+    pub(crate) fn can_animate(&self, cost: u64) -> bool {
         let canvas = u64::from(self.stored.0) * u64::from(self.stored.1);
-        let outputs = u64::try_from(outputs.max(1)).unwrap_or(u64::MAX);
         self.may_animate
             && self.limits.max_frames >= 2
-            && canvas.saturating_mul(outputs).saturating_mul(2) <= self.limits.max_animation_pixels
+            && cost.saturating_mul(2) <= self.limits.max_animation_pixels
             && canvas.saturating_mul(4 * 3) <= self.limits.max_alloc_bytes
     }
 
@@ -157,9 +156,8 @@ impl<'a> Source<'a> {
     }
 
     /// The frames of an animated source, full size, in stored orientation, cut off at
-    /// `max_frames` frames or once `max_animation_pixels` is spent, each frame costing its canvas
-    /// pixels times `outputs` (the animated thumbnails made from it).
-    pub(crate) fn frames(&self, outputs: usize) -> Result<Frames<'a>, ImagingError> {
+    /// `max_frames` frames or once `max_animation_pixels` is spent at `cost` per frame.
+    pub(crate) fn frames(&self, cost: u64) -> Result<Frames<'a>, ImagingError> {
         let limits = image_limits(self.stored, self.limits.max_alloc_bytes);
         let cursor = Cursor::new(self.bytes);
         let (frames, loops) = match self.format {
@@ -186,13 +184,11 @@ impl<'a> Source<'a> {
             LoopCount::Infinite => 0,
             LoopCount::Finite(n) => i32::try_from(n.get()).unwrap_or(0),
         };
-        let outputs = u64::try_from(outputs.max(1)).unwrap_or(u64::MAX);
-        let canvas = u64::from(self.stored.0) * u64::from(self.stored.1);
         Ok(Frames {
             inner: frames,
             frames_left: self.limits.max_frames,
             pixels_left: self.limits.max_animation_pixels,
-            cost: canvas.saturating_mul(outputs),
+            cost: cost.max(1),
             is_gif: self.format == Format::Gif,
             loop_count,
         })

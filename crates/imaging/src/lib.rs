@@ -50,8 +50,10 @@ pub struct Limits {
     /// The largest decoded buffer one call may hold: a still image, an animation frame, or the
     /// coefficients of a progressive JPEG. Checked before decoding.
     pub max_alloc_bytes: u64,
-    /// Animated thumbnails stop once frames × canvas pixels × animated thumbnails made from them
-    /// reaches this: a bound on the pixels decoded and resampled, and so on the time taken.
+    /// Animated thumbnails stop once this many pixels are spent: each frame costs, for every
+    /// animated thumbnail made from it, its canvas (resampled) plus the thumbnail (encoded). A
+    /// bound on the CPU time of an animation; the default is about a second here for frames
+    /// that change every pixel.
     pub max_animation_pixels: u64,
 }
 
@@ -61,7 +63,7 @@ impl Default for Limits {
             max_pixels: 32 << 20,
             max_frames: 250,
             max_alloc_bytes: 256 << 20,
-            max_animation_pixels: 96 << 20,
+            max_animation_pixels: 64 << 20,
         }
     }
 }

@@ -196,9 +196,9 @@ fn frames_are_capped() {
     )
     .unwrap();
     assert_eq!(frames(&t).len(), 5);
-    // 120x90 canvas: room for 3 frames.
+    // A 32x32 thumbnail of the 120x90 canvas costs 120 * 90 + 32 * 32 a frame: room for 3.
     let budget = Limits {
-        max_animation_pixels: 3 * 120 * 90 + 1,
+        max_animation_pixels: 3 * (120 * 90 + 32 * 32) + 1,
         ..Limits::default()
     };
     let t = generate(
@@ -211,9 +211,9 @@ fn frames_are_capped() {
     )
     .unwrap();
     assert_eq!(frames(&t).len(), 3);
-    // Pre-generation makes three animations of this GIF, so each frame costs three canvases.
+    // Pre-generation makes three animations of this GIF (32x32, 96x96, 120x90).
     let budget = Limits {
-        max_animation_pixels: 3 * 3 * 120 * 90,
+        max_animation_pixels: 3 * (3 * 120 * 90 + 32 * 32 + 96 * 96 + 120 * 90),
         ..Limits::default()
     };
     let thumbs = pregenerate(
