@@ -43,7 +43,7 @@ impl OutputFormat {
 pub(crate) fn encode_still(raster: Raster, format: OutputFormat) -> Result<Vec<u8>, ImagingError> {
     match format {
         OutputFormat::Jpeg => jpeg(&raster.into_rgb()),
-        OutputFormat::Png => png(&raster),
+        OutputFormat::Png => png(&raster.drop_opaque_alpha()),
         OutputFormat::Webp => {
             let mut anim = Animation::new(raster.width, raster.height, 0)?;
             anim.add(raster, 100)?;

@@ -127,6 +127,12 @@ impl Raster {
         }
     }
 
+    /// RGB when every pixel is opaque (GIF frames always come as RGBA): a smaller PNG.
+    pub(crate) fn drop_opaque_alpha(self) -> Self {
+        let opaque = self.layout == Layout::Rgba && self.data.chunks_exact(4).all(|p| p[3] == 255);
+        if opaque { self.into_rgb() } else { self }
+    }
+
     pub(crate) fn into_rgba(self) -> Self {
         if self.layout == Layout::Rgba {
             return self;

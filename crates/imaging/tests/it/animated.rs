@@ -42,6 +42,9 @@ fn gif_pregenerates_stills_and_animations() {
             assert_eq!(*ms, 80);
         }
     }
+    // An opaque GIF gives RGB PNGs (no alpha channel to store).
+    let color = image::load_from_memory(&thumbs[2].bytes).unwrap().color();
+    assert_eq!(color, image::ColorType::Rgb8);
     // The still is the first frame: the red square at the left.
     let still = decode(&thumbs[2]);
     assert!(near(px(&still, 10, 20), RED, 8), "{:?}", px(&still, 10, 20));
