@@ -6,6 +6,7 @@
 //! connection and a separate pool of read-only connections, so writers never fight over locks.
 
 mod accounts;
+mod blobs;
 mod cache;
 mod error;
 mod group_commit;
@@ -13,6 +14,7 @@ mod media;
 mod registration;
 #[cfg(feature = "test-support")]
 pub mod testing;
+mod thumbnails;
 mod tokens;
 
 use std::{str::FromStr, sync::Arc, time::Duration};
@@ -29,6 +31,7 @@ pub use accounts::{NewUser, UserFilter, UserOrder, UserPatch, UserRow};
 pub use error::{DbError, ErrorKind};
 pub use media::{BlobOutcome, MediaRow, NewBlob, NewMedia};
 pub use registration::{RegistrationToken, UiaSession};
+pub use thumbnails::{NewThumbnail, ThumbnailRow, ThumbnailSet};
 pub use tokens::{Connection, TokenOwner};
 
 #[derive(Clone, Debug)]

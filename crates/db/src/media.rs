@@ -1,6 +1,6 @@
 //! Media rows and the content-addressed blobs they reference.
 
-use crate::{Backend, Db, DbError, cache::Change, read, transaction};
+use crate::{Backend, Db, DbError, blobs::release_blob, cache::Change, read, transaction};
 
 /// A media item as stored.
 #[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
@@ -52,6 +52,11 @@ pub enum BlobOutcome {
     Duplicate { existing: String },
 }
 
+/// The freshly written key, if the upsert kept another key for the same content.
+pub(crate) fn unused_new_key(key_holding_content: String, new: &NewBlob) -> Option<String> {
+    (key_holding_content != new.storage_key).then(|| new.storage_key.clone())
+}
+
 impl BlobOutcome {
     fn of(key_holding_content: String, new: &NewBlob) -> Self {
         if key_holding_content == new.storage_key {
@@ -66,7 +71,7 @@ impl BlobOutcome {
 
 /// Adds a reference to the blob with this hash, creating it with the new key if it is new;
 /// returns the key that holds the content. Binds: sha256, storage_key, size, created_ts.
-const UPSERT_BLOB: &str = "INSERT INTO blobs (sha256, storage_key, size, refcount, created_ts) \
+pub(crate) const UPSERT_BLOB: &str = "INSERT INTO blobs (sha256, storage_key, size, refcount, created_ts) \
      VALUES ($1, $2, $3, 1, $4) \
      ON CONFLICT (sha256) DO UPDATE SET refcount = blobs.refcount + 1 RETURNING storage_key";
 
@@ -315,13 +320,10 @@ impl Db {
         }))
     }
 
-    /// Deletes a media row and drops its blob reference. Returns the storage key to delete
-    /// physically when that was the last reference (after this commit).
-    pub async fn delete_media(
-        &self,
-        origin: &str,
-        media_id: &str,
-    ) -> Result<Option<String>, DbError> {
+    /// Deletes a media row and drops its blob reference. Returns the storage keys to delete
+    /// physically (after this commit): the content's when that was its last reference, and
+    /// those of its thumbnails then.
+    pub async fn delete_media(&self, origin: &str, media_id: &str) -> Result<Vec<String>, DbError> {
         let unreferenced = transaction!(self, |tx| {
             let sha: Option<Option<String>> = sqlx::query_scalar(
                 "DELETE FROM media WHERE origin = $1 AND media_id = $2 RETURNING sha256",
@@ -331,25 +333,8 @@ impl Db {
             .fetch_optional(&mut *tx)
             .await?;
             match sha.ok_or(DbError::NotFound)? {
-                None => None,
-                Some(sha) => {
-                    let (refs, key): (i64, String) = sqlx::query_as(
-                        "UPDATE blobs SET refcount = refcount - 1 WHERE sha256 = $1 \
-                         RETURNING refcount, storage_key",
-                    )
-                    .bind(&sha)
-                    .fetch_one(&mut *tx)
-                    .await?;
-                    if refs == 0 {
-                        sqlx::query("DELETE FROM blobs WHERE sha256 = $1")
-                            .bind(&sha)
-                            .execute(&mut *tx)
-                            .await?;
-                        Some(key)
-                    } else {
-                        None
-                    }
-                }
+                None => Vec::new(),
+                Some(sha) => release_blob!(tx, sha),
             }
         });
         self.announce(Change::Media {

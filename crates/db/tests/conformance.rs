@@ -311,13 +311,13 @@ async fn media_blobs(db: &Db) {
 
     assert_eq!(
         db.delete_media("x", "m1").await.unwrap(),
-        None,
+        Vec::<String>::new(),
         "m2 still references the blob"
     );
     assert!(db.get_media("x", "m1").await.unwrap().is_none());
     assert_eq!(
         db.delete_media("x", "m2").await.unwrap(),
-        Some("k1".into()),
+        vec!["k1".to_owned()],
         "the last reference frees the blob"
     );
     assert_eq!(db.count_blobs().await.unwrap(), 0);

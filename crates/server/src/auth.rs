@@ -57,11 +57,11 @@ fn client_info(parts: &Parts) -> (Option<String>, Option<String>) {
     (ip, ua)
 }
 
-/// An authenticated user (guests refused).
+/// An authenticated user or guest (Synapse's `allow_guest=True`, as on media downloads).
 #[derive(Clone, Debug)]
-pub struct AuthUser(pub Requester);
+pub struct AuthUserOrGuest(pub Requester);
 
-impl<S> FromRequestParts<S> for AuthUser
+impl<S> FromRequestParts<S> for AuthUserOrGuest
 where
     S: Send + Sync,
     Arc<accounts::Service>: FromRef<S>,
@@ -74,6 +74,23 @@ where
         let (ip, ua) = client_info(parts);
         let svc = Arc::<accounts::Service>::from_ref(state);
         let requester = svc.authenticate(&TokenHash::of(&token), ip, ua).await?;
+        Ok(Self(requester))
+    }
+}
+
+/// An authenticated user (guests refused).
+#[derive(Clone, Debug)]
+pub struct AuthUser(pub Requester);
+
+impl<S> FromRequestParts<S> for AuthUser
+where
+    S: Send + Sync,
+    Arc<accounts::Service>: FromRef<S>,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let AuthUserOrGuest(requester) = AuthUserOrGuest::from_request_parts(parts, state).await?;
         if requester.is_guest {
             return Err(AuthError::GuestForbidden.into());
         }

@@ -63,6 +63,12 @@ pub struct Config {
     pub rc_media_create: crate::ratelimit::Rate,
     /// New media is served only through the authenticated (`/_matrix/client/v1/media`) endpoints.
     pub enable_authenticated_media: bool,
+    /// Thumbnail sizes made when an image is uploaded (Synapse's `thumbnail_sizes`).
+    pub thumbnail_sizes: Vec<ThumbnailSize>,
+    /// Make thumbnails of any requested size on demand (Synapse's `dynamic_thumbnails`).
+    pub dynamic_thumbnails: bool,
+    /// Images of at least this many pixels (width × height) get no thumbnails.
+    pub max_image_pixels: ByteSize,
     pub database: DatabaseConfig,
     pub storage: StorageConfig,
 }
@@ -84,6 +90,22 @@ pub struct DatabaseConfig {
 pub struct UploadLimit {
     pub time_period: Duration,
     pub max_size: ByteSize,
+}
+
+/// One pre-generated thumbnail size.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ThumbnailSize {
+    pub width: u32,
+    pub height: u32,
+    pub method: ThumbnailMethod,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ThumbnailMethod {
+    Crop,
+    Scale,
 }
 
 /// Where media bytes are kept.
@@ -167,6 +189,21 @@ impl Default for Config {
                 burst_count: 50.0,
             },
             enable_authenticated_media: true,
+            thumbnail_sizes: [
+                (32, 32, ThumbnailMethod::Crop),
+                (96, 96, ThumbnailMethod::Crop),
+                (320, 240, ThumbnailMethod::Scale),
+                (640, 480, ThumbnailMethod::Scale),
+                (800, 600, ThumbnailMethod::Scale),
+            ]
+            .map(|(width, height, method)| ThumbnailSize {
+                width,
+                height,
+                method,
+            })
+            .to_vec(),
+            dynamic_thumbnails: false,
+            max_image_pixels: ByteSize(32 * 1024 * 1024),
             database: DatabaseConfig {
                 url: None,
                 password: None,

@@ -187,6 +187,10 @@ impl From<crate::services::media::MediaError> for ApiError {
                 "Too Many Requests",
             )
             .with("retry_after_ms", retry_after_ms),
+            // The routes replace the message of these with one naming the request path.
+            E::NoThumbnails => Self::unknown(StatusCode::BAD_REQUEST, "Cannot find any thumbnails"),
+            E::ThumbnailFailed => Self::unknown(StatusCode::BAD_REQUEST, e.to_string()),
+            E::Internal(_) => Self::internal(e),
             E::RangeNotSatisfiable { .. } => Self::unknown(
                 StatusCode::RANGE_NOT_SATISFIABLE,
                 "Requested range not satisfiable",

@@ -195,6 +195,7 @@ fn build_state(
                     .collect(),
             )
             .with_create_ratelimit(cfg.rc_media_create)
+            .with_thumbnails(thumbnail_settings(cfg))
             .with_pending_limits(media::PendingLimits {
                 max_pending: i64::from(cfg.max_pending_media_uploads),
                 expire_after_ms: i64::try_from(cfg.unused_expiration_time.as_millis())
@@ -203,6 +204,29 @@ fn build_state(
         ),
         accounts,
         discovery: Arc::new(discovery(cfg)),
+    }
+}
+
+fn thumbnail_settings(cfg: &Config) -> media::ThumbnailSettings {
+    use mxcd_imaging::Method;
+    media::ThumbnailSettings {
+        sizes: cfg
+            .thumbnail_sizes
+            .iter()
+            .map(|s| mxcd_imaging::Spec {
+                width: s.width,
+                height: s.height,
+                method: match s.method {
+                    config::ThumbnailMethod::Crop => Method::Crop,
+                    config::ThumbnailMethod::Scale => Method::Scale,
+                },
+            })
+            .collect(),
+        dynamic: cfg.dynamic_thumbnails,
+        limits: mxcd_imaging::Limits {
+            max_pixels: cfg.max_image_pixels.bytes(),
+            ..mxcd_imaging::Limits::default()
+        },
     }
 }
 

@@ -2,6 +2,7 @@
 
 mod download;
 mod headers;
+mod thumbnail;
 mod upload;
 
 use axum::Router;
@@ -12,4 +13,5 @@ pub(super) fn router() -> Router<AppState> {
     Router::new()
         .merge(upload::router())
         .merge(download::router())
+        .merge(thumbnail::router())
 }

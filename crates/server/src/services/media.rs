@@ -3,9 +3,11 @@
 mod access;
 mod pending;
 mod sweep;
+mod thumbnails;
 
 pub use pending::Claim;
 pub use sweep::SweepReport;
+pub use thumbnails::{Served, ThumbnailRequest, ThumbnailSettings};
 
 use std::{
     collections::BTreeSet,
@@ -45,6 +47,14 @@ pub enum MediaError {
     /// `rc_media_create` or `max_pending_media_uploads` refused the request.
     #[error("too many requests")]
     LimitExceeded { retry_after_ms: i64 },
+    /// Thumbnails are not made on demand and this content has none.
+    #[error("no thumbnails for this media")]
+    NoThumbnails,
+    /// Making a thumbnail on demand failed (unsupported, undecodable or too large).
+    #[error("Failed to generate thumbnail.")]
+    ThumbnailFailed,
+    #[error("{0}")]
+    Internal(String),
     #[error("range not satisfiable for {size} bytes")]
     RangeNotSatisfiable { size: u64 },
     #[error("reading the upload failed: {0}")]
@@ -113,6 +123,7 @@ pub struct Service {
     quotas: Vec<UploadQuota>,
     /// `rc_media_create`: how fast one user may create media IDs.
     create_limiter: Option<Ratelimiter>,
+    thumbs: thumbnails::Thumbnailer,
 }
 
 /// A media ID as Synapse makes them: 24 random ASCII letters.
@@ -143,7 +154,13 @@ impl Service {
             accessed: Mutex::new(access::Pending::new()),
             quotas: Vec::new(),
             create_limiter: None,
+            thumbs: thumbnails::Thumbnailer::new(ThumbnailSettings::default()),
         }
+    }
+
+    pub fn with_thumbnails(mut self, settings: ThumbnailSettings) -> Self {
+        self.thumbs = thumbnails::Thumbnailer::new(settings);
+        self
     }
 
     pub fn with_create_ratelimit(mut self, rate: Rate) -> Self {
@@ -218,7 +235,23 @@ impl Service {
                 return Err(e.into());
             }
         }
+        self.thumbnail_new_media(&media_id).await;
         Ok(format!("mxc://{}/{media_id}", self.server_name))
+    }
+
+    /// Pre-generates thumbnails for media that just got its content, before the upload is
+    /// answered (as Synapse does), so a client's first thumbnail request finds them. A failure
+    /// here does not fail the upload: the first thumbnail request tries again.
+    async fn thumbnail_new_media(&self, media_id: &str) {
+        let done = async {
+            match self.db.get_media(&self.server_name, media_id).await? {
+                Some(row) => self.pregenerate(&row).await,
+                None => Ok(()),
+            }
+        };
+        if let Err(e) = done.await {
+            tracing::warn!(media_id, error = %e, "could not pre-generate thumbnails");
+        }
     }
 
     /// Deletes an object no row references; a failure leaves it to the orphan sweep.
@@ -268,16 +301,13 @@ impl Service {
         Ok(self.store.get(&key, range).await?)
     }
 
-    /// Deletes a local media item; the bytes go when no other item references them.
+    /// Deletes a local media item; the bytes go when no other item references them, and its
+    /// thumbnails with them.
     pub async fn delete(&self, origin: &str, media_id: &str) -> Result<(), MediaError> {
-        if let Some(key) = self
-            .db
-            .delete_media(origin, media_id)
-            .await?
-            .as_deref()
-            .and_then(BlobKey::parse)
-        {
-            self.discard(&key).await;
+        for key in self.db.delete_media(origin, media_id).await? {
+            if let Some(key) = BlobKey::parse(&key) {
+                self.discard(&key).await;
+            }
         }
         Ok(())
     }

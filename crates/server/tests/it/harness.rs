@@ -297,6 +297,31 @@ impl TestServer {
         }
     }
 
+    /// A column of strings from the server's database.
+    pub(crate) async fn sql_strings(&self, query: &'static str) -> Vec<String> {
+        use sqlx::Connection as _;
+        let url = self.database_url();
+        if url.starts_with("sqlite:") {
+            let mut c = sqlx::SqliteConnection::connect(&url).await.unwrap();
+            sqlx::query_scalar(query).fetch_all(&mut c).await.unwrap()
+        } else {
+            let mut c = sqlx::PgConnection::connect(&url).await.unwrap();
+            sqlx::query_scalar(query).fetch_all(&mut c).await.unwrap()
+        }
+    }
+
+    /// The server's byte store, opened beside it (to inspect or damage what it stored).
+    pub(crate) async fn blob_store(&self) -> std::sync::Arc<dyn mxcd_blob::BlobStore> {
+        match self.cfg.s3().unwrap() {
+            Some(s3) => std::sync::Arc::new(mxcd_blob::S3Store::new(&s3).unwrap()),
+            None => std::sync::Arc::new(
+                mxcd_blob::FsStore::open(&self.cfg.data_dir.join("media"))
+                    .await
+                    .unwrap(),
+            ),
+        }
+    }
+
     /// Runs one SQL statement against the server's database (for states no API can create).
     pub(crate) async fn sql(&self, statement: &'static str) {
         use sqlx::Connection as _;

@@ -14,3 +14,4 @@ mod media_async;
 mod media_service;
 mod restart;
 mod shared_secret;
+mod thumbnails;

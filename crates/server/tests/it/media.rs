@@ -16,7 +16,7 @@ crate::storage_tests!(
     upload_quotas
 );
 
-async fn server(
+pub(crate) async fn server(
     b: Backend,
     st: Storage,
     tweak: impl FnOnce(&mut mxcd_server::Config),
@@ -29,7 +29,7 @@ async fn server(
 }
 
 /// Uploads `data` and returns the media ID.
-async fn upload(
+pub(crate) async fn upload(
     s: &TestServer,
     token: &str,
     data: &'static [u8],
@@ -58,7 +58,7 @@ async fn upload(
     id
 }
 
-async fn fetch(
+pub(crate) async fn fetch(
     s: &TestServer,
     path: &str,
     token: Option<&str>,

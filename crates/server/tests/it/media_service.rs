@@ -6,14 +6,27 @@ use bytes::Bytes;
 use futures_util::{StreamExt as _, TryStreamExt as _, stream};
 use mxcd_blob::{BlobStore, FsStore, S3Store};
 use mxcd_db::{Db, testing::PgTestDb};
-use mxcd_server::services::media::{MediaError, Service, Upload};
+use mxcd_server::services::media::{
+    MediaError, Service, ThumbnailRequest, ThumbnailSettings, Upload,
+};
 
 use crate::harness::{Backend, Storage};
 
 crate::storage_tests!(
     last_reference_frees_the_blob,
-    sweep_removes_only_old_orphans
+    sweep_removes_only_old_orphans,
+    thumbnails_go_with_the_last_reference,
+    one_render_for_concurrent_requests
 );
+
+const PHOTO: &[u8] = include_bytes!("../../../../tests/fixtures/photo-exif6.jpg");
+
+fn image_upload() -> Upload {
+    Upload {
+        media_type: "image/jpeg".into(),
+        ..upload()
+    }
+}
 
 fn body(data: &'static [u8]) -> mxcd_blob::ByteStream {
     stream::iter([Ok(Bytes::from_static(data))]).boxed()
@@ -126,5 +139,72 @@ async fn last_reference_frees_the_blob(b: Backend, st: Storage) {
     );
     assert_eq!(db.count_blobs().await.unwrap(), 1);
     assert_eq!(read_all(&svc, &other).await, b"other");
+    db.close().await;
+}
+
+async fn thumbnails_go_with_the_last_reference(b: Backend, st: Storage) {
+    let (svc, db, store, _dir, _pg) = setup(b, st).await;
+    let id = |mxc: String| mxc.rsplit('/').next().unwrap().to_owned();
+    let a = id(svc.upload(image_upload(), body(PHOTO)).await.unwrap());
+    let c = id(svc.upload(image_upload(), body(PHOTO)).await.unwrap());
+    // One original and its four pre-generated thumbnails, shared by both uploads.
+    assert_eq!(store.list().await.unwrap().len(), 5);
+    svc.delete("test.local", &a).await.unwrap();
+    assert_eq!(store.list().await.unwrap().len(), 5, "the twin keeps them");
+    let row = svc.find("test.local", &c, true).await.unwrap();
+    let req = ThumbnailRequest {
+        width: 32,
+        height: 32,
+        method: "crop".into(),
+        animated: false,
+    };
+    assert_eq!(
+        svc.thumbnail(&row, &req).await.ok().unwrap().media_type,
+        "image/jpeg"
+    );
+    svc.delete("test.local", &c).await.unwrap();
+    assert!(
+        store.list().await.unwrap().is_empty(),
+        "bytes and thumbnails are gone"
+    );
+    assert_eq!(db.count_blobs().await.unwrap(), 0);
+    db.close().await;
+}
+
+async fn one_render_for_concurrent_requests(b: Backend, st: Storage) {
+    let (svc, db, _store, _dir, _pg) = setup(b, st).await;
+    let svc = Arc::new(svc.with_thumbnails(ThumbnailSettings {
+        dynamic: true,
+        ..ThumbnailSettings::default()
+    }));
+    let mxc = svc.upload(image_upload(), body(PHOTO)).await.unwrap();
+    let row = svc
+        .find("test.local", mxc.rsplit('/').next().unwrap(), true)
+        .await
+        .unwrap();
+    let before = svc.thumbnail_renders();
+    let req = ThumbnailRequest {
+        width: 123,
+        height: 77,
+        method: "crop".into(),
+        animated: false,
+    };
+    let requests = (0..8).map(|_| {
+        let (svc, row, req) = (svc.clone(), row.clone(), req.clone());
+        tokio::spawn(async move {
+            let t = svc.thumbnail(&row, &req).await.ok().unwrap();
+            let chunks: Vec<Bytes> = t.body.try_collect().await.unwrap();
+            chunks.concat()
+        })
+    });
+    let mut answers = Vec::new();
+    for r in requests.collect::<Vec<_>>() {
+        answers.push(r.await.unwrap());
+    }
+    assert!(
+        answers.windows(2).all(|w| w[0] == w[1]),
+        "one thumbnail for all"
+    );
+    assert_eq!(svc.thumbnail_renders() - before, 1, "made once");
     db.close().await;
 }

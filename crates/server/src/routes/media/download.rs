@@ -14,10 +14,11 @@ use axum::{
 use serde::Deserialize;
 
 use super::headers::{
-    RangeRequest, content_disposition, content_type, parse_range, set_download_headers,
+    RangeRequest, content_disposition, content_type, etag_matches, header_value, parse_range,
+    set_download_headers,
 };
 use crate::{
-    auth::AuthUser,
+    auth::AuthUserOrGuest,
     error::{ApiError, ApiResult},
     extract::Path,
     extract::QueryParams,
@@ -67,7 +68,7 @@ struct Request {
 
 /// # `GET /_matrix/client/v1/media/download/{serverName}/{mediaId}[/{fileName}]`
 async fn get_content(
-    _: AuthUser,
+    _: AuthUserOrGuest,
     State(m): State<Arc<media::Service>>,
     Path(p): Path<DownloadPath>,
     q: QueryParams,
@@ -112,26 +113,6 @@ async fn get_content_legacy(
     .await
 }
 
-/// Default and largest wait for pending media (Synapse: 20 s, at most 60 s).
-const DEFAULT_TIMEOUT_MS: i64 = 20_000;
-const MAX_TIMEOUT_MS: i64 = 60_000;
-
-fn not_found(uri: &Uri) -> ApiError {
-    ApiError::not_found(format!("Not found '{}'", uri.path()))
-}
-
-/// `If-None-Match` naming the constant ETag `1` (or `*`).
-fn etag_matches(headers: &HeaderMap) -> bool {
-    headers
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| {
-            v.split(',')
-                .map(str::trim)
-                .any(|t| matches!(t, "1" | "\"1\"" | "W/\"1\"" | "*"))
-        })
-}
-
 async fn serve(
     m: &media::Service,
     p: &DownloadPath,
@@ -145,22 +126,8 @@ async fn serve(
         headers,
     } = req;
     let uri = &uri;
-    let timeout_ms = q
-        .int("timeout_ms")?
-        .unwrap_or(DEFAULT_TIMEOUT_MS)
-        .min(MAX_TIMEOUT_MS);
-    // Remote media arrives with federation; until then other servers' media is not found here.
-    if p.server != m.server_name() {
-        return Err(not_found(uri));
-    }
-    let wait = std::time::Duration::from_millis(timeout_ms as u64);
-    let row = m
-        .find_waiting(&p.server, &p.id, authenticated, wait)
-        .await
-        .map_err(|e| match e {
-            MediaError::NotFound => not_found(uri),
-            other => other.into(),
-        })?;
+    let wait = wait_timeout(&q)?;
+    let row = find(m, &p.server, &p.id, authenticated, wait, uri).await?;
     let mut res = Response::new(Body::empty());
     set_download_headers(res.headers_mut());
     if etag_matches(&headers) {
@@ -208,8 +175,42 @@ async fn serve(
     Ok(res)
 }
 
-/// A header value from text we built; anything unrepresentable degrades to a safe constant.
-fn header_value(s: &str) -> HeaderValue {
-    HeaderValue::from_str(s)
-        .unwrap_or_else(|_| HeaderValue::from_static("application/octet-stream"))
+/// Default and largest wait for pending media (Synapse: 20 s, at most 60 s).
+const DEFAULT_TIMEOUT_MS: i64 = 20_000;
+const MAX_TIMEOUT_MS: i64 = 60_000;
+
+/// `timeout_ms`: how long to wait for pending media.
+pub(super) fn wait_timeout(q: &QueryParams) -> ApiResult<std::time::Duration> {
+    let ms = q
+        .int("timeout_ms")?
+        .unwrap_or(DEFAULT_TIMEOUT_MS)
+        .min(MAX_TIMEOUT_MS);
+    Ok(std::time::Duration::from_millis(ms as u64))
+}
+
+/// Synapse's 404 for media it cannot serve: `Not found '<path>'`.
+pub(super) fn not_found(uri: &Uri) -> ApiError {
+    ApiError::not_found(format!("Not found '{}'", uri.path()))
+}
+
+/// The media item a download or thumbnail request names, after every check that makes it 404
+/// (waiting up to `wait` for pending content).
+pub(super) async fn find(
+    m: &media::Service,
+    server: &str,
+    id: &str,
+    authenticated: bool,
+    wait: std::time::Duration,
+    uri: &Uri,
+) -> ApiResult<mxcd_db::MediaRow> {
+    // Remote media arrives with federation; until then other servers' media is not found here.
+    if server != m.server_name() {
+        return Err(not_found(uri));
+    }
+    m.find_waiting(server, id, authenticated, wait)
+        .await
+        .map_err(|e| match e {
+            MediaError::NotFound => not_found(uri),
+            other => other.into(),
+        })
 }

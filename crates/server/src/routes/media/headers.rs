@@ -99,7 +99,7 @@ fn percent_encode(s: &str) -> String {
 
 /// The fixed security and caching headers of every media download.
 pub(super) fn set_download_headers(h: &mut HeaderMap) {
-    let fixed: [(&str, &str); 7] = [
+    let fixed: [(&str, &str); 3] = [
         (
             "content-security-policy",
             "sandbox; default-src 'none'; script-src 'none'; plugin-types application/pdf; \
@@ -107,6 +107,18 @@ pub(super) fn set_download_headers(h: &mut HeaderMap) {
         ),
         ("x-content-security-policy", "sandbox;"),
         ("referrer-policy", "no-referrer"),
+    ];
+    for (k, v) in fixed {
+        h.insert(k, HeaderValue::from_static(v));
+    }
+    set_file_headers(h);
+    h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+}
+
+/// The headers Synapse sends with any media file, thumbnails included: CORP, caching, and no
+/// indexing (`add_file_headers` and `set_corp_headers`).
+pub(super) fn set_file_headers(h: &mut HeaderMap) {
+    let fixed: [(&str, &str); 4] = [
         ("cross-origin-resource-policy", "cross-origin"),
         (
             "cache-control",
@@ -118,7 +130,24 @@ pub(super) fn set_download_headers(h: &mut HeaderMap) {
     for (k, v) in fixed {
         h.insert(k, HeaderValue::from_static(v));
     }
-    h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+}
+
+/// `If-None-Match` naming the constant ETag `1` (or `*`).
+pub(super) fn etag_matches(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.split(',')
+                .map(str::trim)
+                .any(|t| matches!(t, "1" | "\"1\"" | "W/\"1\"" | "*"))
+        })
+}
+
+/// A header value from text we built; anything unrepresentable degrades to a safe constant.
+pub(super) fn header_value(s: &str) -> HeaderValue {
+    HeaderValue::from_str(s)
+        .unwrap_or_else(|_| HeaderValue::from_static("application/octet-stream"))
 }
 
 /// A parsed single `Range: bytes=…` request, resolved against the size.

@@ -90,9 +90,13 @@ impl Service {
             )
             .await;
         match filled {
-            Ok(BlobOutcome::Stored) => Ok(()),
+            Ok(BlobOutcome::Stored) => {
+                self.thumbnail_new_media(&claim.media_id).await;
+                Ok(())
+            }
             Ok(BlobOutcome::Duplicate { .. }) => {
                 self.discard(&stored.key).await;
+                self.thumbnail_new_media(&claim.media_id).await;
                 Ok(())
             }
             Err(e) => {
