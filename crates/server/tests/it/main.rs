@@ -13,4 +13,5 @@ mod media;
 mod media_async;
 mod media_service;
 mod restart;
+mod rooms;
 mod shared_secret;
