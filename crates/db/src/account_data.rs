@@ -100,7 +100,11 @@ impl Db {
         }))
     }
 
-    pub async fn get_filter(&self, user_id: &str, filter_id: i64) -> Result<Option<String>, DbError> {
+    pub async fn get_filter(
+        &self,
+        user_id: &str,
+        filter_id: i64,
+    ) -> Result<Option<String>, DbError> {
         Ok(read!(self, |p| {
             sqlx::query_scalar(
                 "SELECT filter_json FROM user_filters WHERE user_id = $1 AND filter_id = $2",

@@ -4,9 +4,8 @@
 use sqlx::AssertSqlSafe;
 
 use crate::{
-    Db, DbError,
+    Db, DbError, read,
     rooms::{MEMBER_COLUMNS, MemberRow},
-    read,
 };
 
 impl Db {

@@ -197,6 +197,7 @@ impl From<crate::services::rooms::RoomsError> for ApiError {
         let msg = e.to_string();
         match e {
             E::Forbidden(_) => Self::forbidden(msg),
+            E::BadState(_) => Self::new(StatusCode::FORBIDDEN, "M_BAD_STATE", msg),
             E::ForbiddenBadRequest(_) => Self::new(StatusCode::BAD_REQUEST, "M_FORBIDDEN", msg),
             E::NotAllowed(_) => Self::new(StatusCode::METHOD_NOT_ALLOWED, "M_BAD_JSON", msg),
             E::NotFound(_) => Self::not_found(msg),

@@ -1,10 +1,10 @@
 //! Services: the application logic between the HTTP routes and storage. No axum types here.
 
 pub mod accounts;
+pub mod media;
 pub mod notifier;
 pub mod profiles;
-pub mod rooms;
-pub mod media;
 pub mod registration;
+pub mod rooms;
 pub mod user_data;
 pub mod users;

@@ -74,7 +74,8 @@ async fn set_field(
             field.name()
         )));
     };
-    svc.set_field(&r.user_id, r.admin, user_id, field, v).await?;
+    svc.set_field(&r.user_id, r.admin, user_id, field, v)
+        .await?;
     Ok(Json(json!({})))
 }
 

@@ -118,7 +118,13 @@ async fn membership(
         }
     };
     rooms
-        .update_membership(&r.user_id, room_id, action, &target, body.get("reason").cloned())
+        .update_membership(
+            &r.user_id,
+            room_id,
+            action,
+            &target,
+            body.get("reason").cloned(),
+        )
         .await?;
     Ok(Json(if action == MembershipAction::Join {
         json!({ "room_id": room_id })
@@ -163,5 +169,7 @@ async fn joined_rooms(
     AuthUser(r): AuthUser,
     State(rooms): State<Arc<rooms::Service>>,
 ) -> ApiResult<Json<Value>> {
-    Ok(Json(json!({ "joined_rooms": rooms.joined_rooms(&r.user_id).await? })))
+    Ok(Json(
+        json!({ "joined_rooms": rooms.joined_rooms(&r.user_id).await? }),
+    ))
 }

@@ -108,7 +108,9 @@ async fn get_filter(
     Path((user_id, filter_id)): Path<(String, String)>,
     State(data): State<Arc<user_data::Service>>,
 ) -> ApiResult<Json<Value>> {
-    Ok(Json(data.get_filter(&r.user_id, &user_id, &filter_id).await?))
+    Ok(Json(
+        data.get_filter(&r.user_id, &user_id, &filter_id).await?,
+    ))
 }
 
 async fn put_data(
@@ -153,7 +155,15 @@ async fn put_room_account_data(
     State(data): State<Arc<user_data::Service>>,
     JsonObject(content): JsonObject,
 ) -> ApiResult<Json<Value>> {
-    put_data(&data, &r.user_id, &user_id, Some(&room_id), &data_type, &content).await
+    put_data(
+        &data,
+        &r.user_id,
+        &user_id,
+        Some(&room_id),
+        &data_type,
+        &content,
+    )
+    .await
 }
 
 /// # `GET /_matrix/client/v3/user/{userId}/rooms/{roomId}/account_data/{type}`

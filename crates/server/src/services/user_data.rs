@@ -37,7 +37,9 @@ impl Service {
         content: &Map<String, Value>,
     ) -> RoomsResult<()> {
         if user_id != requester {
-            return Err(RoomsError::forbidden("Cannot add account data for other users."));
+            return Err(RoomsError::forbidden(
+                "Cannot add account data for other users.",
+            ));
         }
         if let Some(r) = room_id {
             Self::check_room_id(r)?;
@@ -69,7 +71,9 @@ impl Service {
         data_type: &str,
     ) -> RoomsResult<Value> {
         if user_id != requester {
-            return Err(RoomsError::forbidden("Cannot get account data for other users."));
+            return Err(RoomsError::forbidden(
+                "Cannot get account data for other users.",
+            ));
         }
         if let Some(r) = room_id {
             Self::check_room_id(r)?;
@@ -84,7 +88,9 @@ impl Service {
 
     fn check_filter_owner(&self, requester: &str, user_id: &str, verb: &str) -> RoomsResult<()> {
         if user_id != requester {
-            return Err(RoomsError::Forbidden(format!("Cannot {verb} filters for other users")));
+            return Err(RoomsError::Forbidden(format!(
+                "Cannot {verb} filters for other users"
+            )));
         }
         if user_id.split_once(':').map(|(_, d)| d) != Some(self.server_name.as_str()) {
             return Err(RoomsError::Forbidden(format!(
@@ -102,7 +108,9 @@ impl Service {
         filter: &Map<String, Value>,
     ) -> RoomsResult<String> {
         self.check_filter_owner(requester, user_id, "create")?;
-        if let Some(l) = filter.get("room").and_then(|r| r.get("timeline")?.get("limit"))
+        if let Some(l) = filter
+            .get("room")
+            .and_then(|r| r.get("timeline")?.get("limit"))
             && !l.is_i64()
         {
             return Err(RoomsError::BadJson(format!("{l} is not of type 'integer'")));

@@ -14,4 +14,5 @@ mod media_async;
 mod media_service;
 mod restart;
 mod rooms;
+mod rooms_membership;
 mod shared_secret;

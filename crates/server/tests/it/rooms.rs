@@ -1,16 +1,19 @@
-//! Rooms over HTTP: creation, membership and its authorisation, sending, state, reading,
-//! redaction.
+//! Rooms over HTTP: creation, sending, state, reading and redaction. Membership and its
+//! authorisation are in `rooms_membership`, the directory in `rooms_directory`.
 
-use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::harness::{Backend, TestServer, enc};
 
 crate::backend_tests!(
-    create_and_read_state,
+    create_room_presets_and_state,
+    create_room_validation,
+    send_is_idempotent_and_state_round_trips,
+    messages_paginate_both_ways,
+    redaction_prunes_content,
 );
 
-const V3: &str = "/_matrix/client/v3";
+pub(crate) const V3: &str = "/_matrix/client/v3";
 
 /// Creates a room as `tok` with `body` and returns its ID.
 pub(crate) async fn create_room(s: &TestServer, tok: &str, body: Value) -> String {
@@ -18,8 +21,14 @@ pub(crate) async fn create_room(s: &TestServer, tok: &str, body: Value) -> Strin
     r.ok()["room_id"].as_str().unwrap().to_owned()
 }
 
-/// Sends a message and returns the event ID.
-pub(crate) async fn send(s: &TestServer, tok: &str, room: &str, txn: &str, content: Value) -> String {
+/// Sends an `m.room.message` and returns the event ID.
+pub(crate) async fn send(
+    s: &TestServer,
+    tok: &str,
+    room: &str,
+    txn: &str,
+    content: Value,
+) -> String {
     let path = format!("{V3}/rooms/{}/send/m.room.message/{txn}", enc(room));
     s.put(&path, Some(tok), content).await.ok()["event_id"]
         .as_str()
@@ -27,20 +36,43 @@ pub(crate) async fn send(s: &TestServer, tok: &str, room: &str, txn: &str, conte
         .to_owned()
 }
 
-async fn create_and_read_state(b: Backend) {
+/// `GET` a room path (`/rooms/{room}{rest}`).
+pub(crate) async fn room_get(
+    s: &TestServer,
+    tok: &str,
+    room: &str,
+    rest: &str,
+) -> crate::harness::Res {
+    s.get(&format!("{V3}/rooms/{}{rest}", enc(room)), Some(tok))
+        .await
+}
+
+fn types(events: &Value) -> Vec<&str> {
+    events
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["type"].as_str().unwrap())
+        .collect()
+}
+
+async fn create_room_presets_and_state(b: Backend) {
     let s = TestServer::start(b).await;
     let (alice, tok) = s.register("alice", "pw", false).await;
+    let (bob, _) = s.register("bob", "pw", false).await;
     let room = create_room(
         &s,
         &tok,
         json!({"name": "Cats", "topic": "about cats", "preset": "public_chat"}),
     )
     .await;
-    assert!(room.starts_with('!') && room.ends_with(":test.local"), "{room}");
-    let state = s.get(&format!("{V3}/rooms/{}/state", enc(&room)), Some(&tok)).await;
-    let types: Vec<&str> = state.ok().as_array().unwrap().iter().map(|e| e["type"].as_str().unwrap()).collect();
+    assert!(
+        room.starts_with('!') && room.ends_with(":test.local"),
+        "{room}"
+    );
+    let state = room_get(&s, &tok, &room, "/state").await;
     assert_eq!(
-        types,
+        types(state.ok()),
         [
             "m.room.create",
             "m.room.member",
@@ -51,18 +83,412 @@ async fn create_and_read_state(b: Backend) {
             "m.room.topic"
         ]
     );
-    let name = s
-        .get(&format!("{V3}/rooms/{}/state/m.room.name", enc(&room)), Some(&tok))
+    let create = &state.body[0];
+    assert_eq!(
+        create["content"],
+        json!({"creator": alice, "room_version": "10"})
+    );
+    assert_eq!(state.body[1]["content"]["displayname"], "alice");
+    let pl = room_get(&s, &tok, &room, "/state/m.room.power_levels/").await;
+    assert_eq!(pl.ok()["users"][&alice], 100);
+    // As Synapse: the preset override lands at the top level, not under `events`.
+    assert_eq!(pl.body["m.call.invite"], 50);
+    assert_eq!(pl.body["invite"], 50);
+    let jr = room_get(&s, &tok, &room, "/state/m.room.join_rules").await;
+    assert_eq!(jr.ok(), &json!({"join_rule": "public"}));
+    let topic = room_get(&s, &tok, &room, "/state/m.room.topic?format=event").await;
+    assert_eq!(
+        topic.ok()["content"]["m.topic"]["m.text"][0]["body"],
+        "about cats"
+    );
+    assert_eq!(topic.body["state_key"], "");
+
+    // A private room: invite-only, guests can join, invitees, overrides, encryption, avatar.
+    let private = create_room(
+        &s,
+        &tok,
+        json!({
+            "preset": "trusted_private_chat",
+            "invite": [bob],
+            "is_direct": true,
+            "power_level_content_override": {"users": {&alice: 100}, "kick": 75},
+            "initial_state": [
+                {"type": "m.room.encryption", "state_key": "", "content": {"algorithm": "m.megolm.v1.aes-sha2"}},
+                {"type": "m.room.avatar", "content": {"url": "mxc://test.local/avatar"}},
+            ],
+        }),
+    )
+    .await;
+    let state = room_get(&s, &tok, &private, "/state").await;
+    assert_eq!(
+        types(state.ok()),
+        [
+            "m.room.create",
+            "m.room.member",
+            "m.room.power_levels",
+            "m.room.join_rules",
+            "m.room.history_visibility",
+            "m.room.guest_access",
+            "m.room.encryption",
+            "m.room.avatar",
+            "m.room.member"
+        ]
+    );
+    let pl = &state.body[2]["content"];
+    // The override replaces `users` as a whole (Synapse's dict.update).
+    assert_eq!(pl["users"], json!({&alice: 100}));
+    assert_eq!(
+        (pl["kick"].clone(), pl["invite"].clone()),
+        (json!(75), json!(0))
+    );
+    let invite = &state.body[8];
+    assert_eq!(invite["state_key"], bob.as_str());
+    assert_eq!(invite["content"]["membership"], "invite");
+    assert_eq!(invite["content"]["is_direct"], true);
+    assert_eq!(invite["content"]["displayname"], "bob");
+    let jr = room_get(&s, &tok, &private, "/state/m.room.join_rules").await;
+    assert_eq!(jr.ok()["join_rule"], "invite");
+    // Unknown state: 404.
+    let r = room_get(&s, &tok, &private, "/state/m.room.name").await;
+    assert_eq!(r.err(404, "M_NOT_FOUND"), "Event not found.");
+    // The event itself, in the client format.
+    let ev_id = state.body[7]["event_id"].as_str().unwrap();
+    assert!(ev_id.starts_with('$') && ev_id.len() == 44, "{ev_id}");
+    let ev = room_get(&s, &tok, &private, &format!("/event/{}", enc(ev_id))).await;
+    assert_eq!(
+        ev.ok()["content"],
+        json!({"url": "mxc://test.local/avatar"})
+    );
+    assert_eq!(ev.body["room_id"], private.as_str());
+    assert!(ev.body["unsigned"]["age"].as_i64().unwrap() >= 0);
+}
+
+async fn create_room_validation(b: Backend) {
+    let s = TestServer::start(b).await;
+    let (alice, tok) = s.register("alice", "pw", false).await;
+    let create = |body: Value| {
+        let (s, tok) = (&s, &tok);
+        async move { s.post(&format!("{V3}/createRoom"), Some(tok), body).await }
+    };
+    let r = create(json!({"room_version": "9"})).await;
+    assert_eq!(
+        r.err(400, "M_UNSUPPORTED_ROOM_VERSION"),
+        "Your homeserver does not support this room version"
+    );
+    let r = create(json!({"room_version": 10})).await;
+    assert_eq!(r.err(400, "M_BAD_JSON"), "room_version must be a string");
+    let r = create(json!({"preset": "party"})).await;
+    assert_eq!(r.err(400, "M_BAD_JSON"), "'party' is not a valid preset");
+    let r = create(json!({"invite": ["bob"]})).await;
+    assert_eq!(r.err(400, "M_UNKNOWN"), "Invalid user_id: \"bob\"");
+    let r =
+        create(json!({"power_level_content_override": {"users": {"@x:test.local": 100}}})).await;
+    assert_eq!(
+        r.err(400, "M_UNKNOWN"),
+        format!("Not a valid power_level_content_override: 'users' did not contain {alice}")
+    );
+    let r = create(json!({"room_alias_name": "a b"})).await;
+    assert_eq!(r.err(400, "M_UNKNOWN"), "Invalid characters in room alias");
+    let r = create(json!({"room_alias_name": "a:b"})).await;
+    assert!(r.err(400, "M_UNKNOWN").starts_with("':' is not permitted"));
+    let r = create(json!({"name": 5})).await;
+    r.err(400, "M_BAD_JSON");
+    let r = create(json!({"initial_state": [{"type": "x"}]})).await;
+    r.err(400, "M_BAD_JSON");
+    let r = create(json!({"power_level_content_override": {"users": {&alice: 100}, "ban": "50"}}))
         .await;
-    assert_eq!(name.ok(), &json!({"name": "Cats"}));
-    let ev = send(&s, &tok, &room, "t1", json!({"msgtype": "m.text", "body": "hi"})).await;
-    let again = send(&s, &tok, &room, "t1", json!({"msgtype": "m.text", "body": "hi"})).await;
-    assert_eq!(ev, again);
-    let got = s
-        .get(&format!("{V3}/rooms/{}/event/{}", enc(&room), enc(&ev)), Some(&tok))
+    assert_eq!(r.err(400, "M_UNKNOWN"), "'50' must be an integer.");
+    let r = create(json!({"creation_content": {"x": 1.5}})).await;
+    assert_eq!(r.err(400, "M_BAD_JSON"), "Bad JSON value: float");
+    create(json!({"room_alias_name": "taken"})).await.ok();
+    let r = create(json!({"room_alias_name": "taken"})).await;
+    assert_eq!(r.err(400, "M_ROOM_IN_USE"), "Room alias already taken");
+    let r = s.post(&format!("{V3}/createRoom"), None, json!({})).await;
+    r.err(401, "M_MISSING_TOKEN");
+    let r = s
+        .raw(
+            reqwest::Method::POST,
+            &format!("{V3}/createRoom?access_token={tok}"),
+            "[]",
+        )
         .await;
+    r.err(400, "M_BAD_JSON");
+}
+
+async fn send_is_idempotent_and_state_round_trips(b: Backend) {
+    let s = TestServer::start(b).await;
+    let (alice, tok) = s.register("alice", "pw", false).await;
+    let room = create_room(&s, &tok, json!({})).await;
+    let ev = send(
+        &s,
+        &tok,
+        &room,
+        "t1",
+        json!({"msgtype": "m.text", "body": "hi"}),
+    )
+    .await;
+    let again = send(
+        &s,
+        &tok,
+        &room,
+        "t1",
+        json!({"msgtype": "m.text", "body": "other"}),
+    )
+    .await;
+    assert_eq!(ev, again, "same device and transaction ID: same event");
+    let other = send(
+        &s,
+        &tok,
+        &room,
+        "t2",
+        json!({"msgtype": "m.text", "body": "hi"}),
+    )
+    .await;
+    assert_ne!(ev, other);
+    // Another device of the same user may reuse the transaction ID.
+    let tok2 = s.login("alice", "pw").await.ok()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let third = send(
+        &s,
+        &tok2,
+        &room,
+        "t1",
+        json!({"msgtype": "m.text", "body": "hi"}),
+    )
+    .await;
+    assert_ne!(ev, third);
+    let got = room_get(&s, &tok, &room, &format!("/event/{}", enc(&ev))).await;
     assert_eq!(got.ok()["content"]["body"], "hi");
     assert_eq!(got.body["sender"], alice.as_str());
     assert_eq!(got.body["unsigned"]["transaction_id"], "t1");
-    let _ = Method::GET;
+    let seen_by_other_device = room_get(&s, &tok2, &room, &format!("/event/{}", enc(&ev))).await;
+    assert!(
+        seen_by_other_device.ok()["unsigned"]
+            .get("transaction_id")
+            .is_none()
+    );
+    // POST without a transaction ID.
+    let r = s
+        .post(
+            &format!("{V3}/rooms/{}/send/m.room.message", enc(&room)),
+            Some(&tok),
+            json!({"body": "x"}),
+        )
+        .await;
+    assert!(r.ok()["event_id"].as_str().unwrap().starts_with('$'));
+    // State: set, read, replace (prev_content), no-op repeat.
+    let path = format!("{V3}/rooms/{}/state/org.example.thing/k1", enc(&room));
+    let id1 = s.put(&path, Some(&tok), json!({"v": 1})).await.ok()["event_id"].clone();
+    let id1b = s.put(&path, Some(&tok), json!({"v": 1})).await.ok()["event_id"].clone();
+    assert_eq!(id1, id1b, "the same state again changes nothing");
+    let id2 = s.put(&path, Some(&tok), json!({"v": 2})).await.ok()["event_id"].clone();
+    assert_ne!(id1, id2);
+    assert_eq!(s.get(&path, Some(&tok)).await.ok(), &json!({"v": 2}));
+    let ev = room_get(
+        &s,
+        &tok,
+        &room,
+        &format!("/event/{}", enc(id2.as_str().unwrap())),
+    )
+    .await;
+    assert_eq!(ev.ok()["unsigned"]["prev_content"], json!({"v": 1}));
+    assert_eq!(ev.body["unsigned"]["replaces_state"], id1);
+    // Bad bodies, floats, huge events, unknown rooms.
+    let r = s
+        .raw(
+            reqwest::Method::PUT,
+            &format!(
+                "{V3}/rooms/{}/send/m.room.message/t9?access_token={tok}",
+                enc(&room)
+            ),
+            "nope",
+        )
+        .await;
+    r.err(400, "M_NOT_JSON");
+    let r = s
+        .put(
+            &format!("{V3}/rooms/{}/send/m.room.message/t10", enc(&room)),
+            Some(&tok),
+            json!({"n": 0.5}),
+        )
+        .await;
+    assert_eq!(r.err(400, "M_BAD_JSON"), "Bad JSON value: float");
+    let big = "x".repeat(70_000);
+    let r = s
+        .put(
+            &format!("{V3}/rooms/{}/send/m.room.message/t11", enc(&room)),
+            Some(&tok),
+            json!({"body": big}),
+        )
+        .await;
+    r.err(413, "M_TOO_LARGE");
+    let r = s
+        .put(
+            &format!(
+                "{V3}/rooms/{}/send/m.room.message/t12",
+                enc("!nope:test.local")
+            ),
+            Some(&tok),
+            json!({}),
+        )
+        .await;
+    r.err(404, "M_NOT_FOUND");
+    let r = s
+        .put(
+            &format!("{V3}/rooms/{}/state/m.room.member/bob", enc(&room)),
+            Some(&tok),
+            json!({"membership": "join"}),
+        )
+        .await;
+    r.err(400, "M_UNKNOWN");
+    let r = s
+        .put(
+            &format!("{V3}/rooms/{}/state/m.room.power_levels", enc(&room)),
+            Some(&tok),
+            json!({"users": {"nope": 1}}),
+        )
+        .await;
+    assert_eq!(r.err(400, "M_UNKNOWN"), "Not a valid user_id: nope");
+    // Someone else's state key starting with '@'.
+    let r = s
+        .put(
+            &format!(
+                "{V3}/rooms/{}/state/org.example.thing/{}",
+                enc(&room),
+                enc("@bob:test.local")
+            ),
+            Some(&tok),
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        r.err(403, "M_FORBIDDEN"),
+        "You are not allowed to set others state"
+    );
+    // r0 works too; joined_rooms lists the room.
+    let r = s.get("/_matrix/client/r0/joined_rooms", Some(&tok)).await;
+    assert_eq!(r.ok()["joined_rooms"], json!([room]));
+}
+
+async fn messages_paginate_both_ways(b: Backend) {
+    let s = TestServer::start(b).await;
+    let (_, tok) = s.register("alice", "pw", false).await;
+    let room = create_room(&s, &tok, json!({})).await;
+    for i in 0..5 {
+        send(
+            &s,
+            &tok,
+            &room,
+            &format!("m{i}"),
+            json!({"body": format!("m{i}")}),
+        )
+        .await;
+    }
+    let bodies = |r: &Value| -> Vec<String> {
+        r["chunk"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["type"] == "m.room.message")
+            .map(|e| e["content"]["body"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let page1 = room_get(&s, &tok, &room, "/messages?dir=b&limit=3").await;
+    assert_eq!(bodies(page1.ok()), ["m4", "m3", "m2"]);
+    let end = page1.body["end"].as_str().unwrap().to_owned();
+    let page2 = room_get(
+        &s,
+        &tok,
+        &room,
+        &format!("/messages?dir=b&limit=3&from={end}"),
+    )
+    .await;
+    assert_eq!(bodies(page2.ok()), ["m1", "m0"]);
+    assert_eq!(page2.body["chunk"][2]["type"], "m.room.guest_access");
+    let start = page2.body["end"].as_str().unwrap().to_owned();
+    let fwd = room_get(
+        &s,
+        &tok,
+        &room,
+        &format!("/messages?dir=f&limit=3&from={start}"),
+    )
+    .await;
+    assert_eq!(fwd.ok()["chunk"].as_array().unwrap().len(), 3);
+    // Forwards from the beginning up to a `to` token.
+    let all = room_get(&s, &tok, &room, "/messages?dir=f&limit=100").await;
+    let chunk = all.ok()["chunk"].as_array().unwrap();
+    assert_eq!(chunk[0]["type"], "m.room.create");
+    assert_eq!(bodies(all.ok()), ["m0", "m1", "m2", "m3", "m4"]);
+    let r = room_get(&s, &tok, &room, "/messages?dir=x").await;
+    assert_eq!(
+        r.err(400, "M_INVALID_PARAM"),
+        "Query parameter 'dir' must be one of ['b', 'f']"
+    );
+    let r = room_get(&s, &tok, &room, "/messages?from=zzz").await;
+    assert_eq!(r.err(400, "M_UNKNOWN"), "'from' parameter is invalid");
+    let (_, other) = s.register("eve", "pw", false).await;
+    let r = room_get(&s, &other, &room, "/messages").await;
+    assert!(r.err(403, "M_FORBIDDEN").contains("not in room"));
+}
+
+async fn redaction_prunes_content(b: Backend) {
+    let s = TestServer::start(b).await;
+    let (alice, tok) = s.register("alice", "pw", false).await;
+    let room = create_room(&s, &tok, json!({})).await;
+    let ev = send(
+        &s,
+        &tok,
+        &room,
+        "t1",
+        json!({"msgtype": "m.image", "body": "cat.png", "url": "mxc://test.local/abc"}),
+    )
+    .await;
+    let path = format!("{V3}/rooms/{}/redact/{}/r1", enc(&room), enc(&ev));
+    let red = s.put(&path, Some(&tok), json!({"reason": "oops"})).await;
+    let red_id = red.ok()["event_id"].as_str().unwrap().to_owned();
+    let again = s.put(&path, Some(&tok), json!({"reason": "oops"})).await;
+    assert_eq!(again.ok()["event_id"], red_id.as_str());
+    let got = room_get(&s, &tok, &room, &format!("/event/{}", enc(&ev))).await;
+    assert_eq!(got.ok()["content"], json!({}));
+    let because = &got.body["unsigned"]["redacted_because"];
+    assert_eq!(because["event_id"], red_id.as_str());
+    assert_eq!(because["redacts"], ev.as_str());
+    assert_eq!(because["content"], json!({"reason": "oops"}));
+    // A member event keeps its membership only.
+    let member = room_get(
+        &s,
+        &tok,
+        &room,
+        &format!("/state/m.room.member/{}?format=event", enc(&alice)),
+    )
+    .await;
+    let mid = member.ok()["event_id"].as_str().unwrap().to_owned();
+    s.post(
+        &format!("{V3}/rooms/{}/redact/{}", enc(&room), enc(&mid)),
+        Some(&tok),
+        json!({}),
+    )
+    .await
+    .ok();
+    let member = room_get(
+        &s,
+        &tok,
+        &room,
+        &format!("/state/m.room.member/{}", enc(&alice)),
+    )
+    .await;
+    assert_eq!(member.ok(), &json!({"membership": "join"}));
+    let r = s
+        .put(
+            &format!("{V3}/rooms/{}/redact/{}/r3", enc(&room), enc(&ev)),
+            Some(&tok),
+            json!({"redacts": "$other"}),
+        )
+        .await;
+    assert_eq!(
+        r.err(400, "M_UNKNOWN"),
+        "Cannot provide a redacts value incoherent with the event_id of the URL parameter"
+    );
 }

@@ -18,7 +18,10 @@ pub(super) fn router() -> Router<AppState> {
     Router::new()
         .route("/_synapse/admin/v1/rooms", get(list_rooms))
         .route("/_synapse/admin/v1/rooms/{room_id}", get(get_room))
-        .route("/_synapse/admin/v1/rooms/{room_id}/members", get(get_members))
+        .route(
+            "/_synapse/admin/v1/rooms/{room_id}/members",
+            get(get_members),
+        )
 }
 
 const ORDER_BY: [&str; 15] = [
@@ -85,7 +88,9 @@ async fn list_rooms(
     };
     let search_term = q.get("search_term");
     if search_term == Some("") {
-        return Err(ApiError::invalid_param("search_term cannot be an empty string"));
+        return Err(ApiError::invalid_param(
+            "search_term cannot be an empty string",
+        ));
     }
     let filter = RoomFilter {
         search_term: search_term.map(str::to_owned),

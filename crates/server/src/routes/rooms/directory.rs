@@ -58,10 +58,14 @@ async fn put_alias(
     let alias = parse_alias(&alias)?;
     let body = parse_object(&body)?;
     let Some(Value::String(room_id)) = body.get("room_id") else {
-        return Err(ApiError::bad_json("room_id: Input should be a valid string"));
+        return Err(ApiError::bad_json(
+            "room_id: Input should be a valid string",
+        ));
     };
     let AuthUser(r) = auth?;
-    rooms.create_alias(&r.user_id, r.admin, alias, room_id).await?;
+    rooms
+        .create_alias(&r.user_id, r.admin, alias, room_id)
+        .await?;
     Ok(Json(json!({})))
 }
 
@@ -82,7 +86,9 @@ async fn get_visibility(
     Path(room_id): Path<String>,
     State(rooms): State<Arc<rooms::Service>>,
 ) -> ApiResult<Json<Value>> {
-    Ok(Json(json!({ "visibility": rooms.room_visibility(&room_id).await? })))
+    Ok(Json(
+        json!({ "visibility": rooms.room_visibility(&room_id).await? }),
+    ))
 }
 
 /// # `PUT /_matrix/client/v3/directory/list/room/{roomId}`

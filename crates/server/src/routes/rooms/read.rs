@@ -38,7 +38,10 @@ pub(super) fn router() -> Router<AppState> {
                 &format!("{p}/rooms/{{room_id}}/event/{{event_id}}"),
                 get(get_event),
             )
-            .route(&format!("{p}/rooms/{{room_id}}/messages"), get(get_messages))
+            .route(
+                &format!("{p}/rooms/{{room_id}}/messages"),
+                get(get_messages),
+            )
     })
 }
 
@@ -59,7 +62,9 @@ async fn state_event(
     event_type: &str,
     state_key: &str,
 ) -> ApiResult<Json<Value>> {
-    let format = q.choice("format", &["content", "event"])?.unwrap_or("content");
+    let format = q
+        .choice("format", &["content", "event"])?
+        .unwrap_or("content");
     let mut event = rooms
         .state_event(viewer(r), room_id, event_type, state_key)
         .await?;
@@ -98,7 +103,12 @@ async fn get_members(
     State(rooms): State<Arc<rooms::Service>>,
 ) -> ApiResult<Json<Value>> {
     let chunk = rooms
-        .members(viewer(&r), &room_id, q.get("membership"), q.get("not_membership"))
+        .members(
+            viewer(&r),
+            &room_id,
+            q.get("membership"),
+            q.get("not_membership"),
+        )
         .await?;
     Ok(Json(json!({ "chunk": chunk })))
 }
@@ -127,7 +137,10 @@ fn token_param(q: &QueryParams, name: &str) -> ApiResult<Option<i64>> {
     q.get(name)
         .map(|t| {
             parse_token(t).ok_or_else(|| {
-                ApiError::unknown(StatusCode::BAD_REQUEST, format!("'{name}' parameter is invalid"))
+                ApiError::unknown(
+                    StatusCode::BAD_REQUEST,
+                    format!("'{name}' parameter is invalid"),
+                )
             })
         })
         .transpose()

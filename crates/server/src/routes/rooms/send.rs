@@ -59,7 +59,14 @@ async fn send_message(
     JsonObject(content): JsonObject,
 ) -> ApiResult<Json<Value>> {
     let id = rooms
-        .send_message(&r.user_id, &r.device_id, &room_id, &event_type, Some(&txn_id), content)
+        .send_message(
+            &r.user_id,
+            &r.device_id,
+            &room_id,
+            &event_type,
+            Some(&txn_id),
+            content,
+        )
         .await?;
     Ok(Json(json!({ "event_id": id })))
 }
@@ -72,7 +79,14 @@ async fn send_message_without_txn(
     JsonObject(content): JsonObject,
 ) -> ApiResult<Json<Value>> {
     let id = rooms
-        .send_message(&r.user_id, &r.device_id, &room_id, &event_type, None, content)
+        .send_message(
+            &r.user_id,
+            &r.device_id,
+            &room_id,
+            &event_type,
+            None,
+            content,
+        )
         .await?;
     Ok(Json(json!({ "event_id": id })))
 }
@@ -111,7 +125,14 @@ async fn redact(
     JsonObject(content): JsonObject,
 ) -> ApiResult<Json<Value>> {
     let id = rooms
-        .redact(&r.user_id, &r.device_id, &room_id, &event_id, Some(&txn_id), content)
+        .redact(
+            &r.user_id,
+            &r.device_id,
+            &room_id,
+            &event_id,
+            Some(&txn_id),
+            content,
+        )
         .await?;
     Ok(Json(json!({ "event_id": id })))
 }

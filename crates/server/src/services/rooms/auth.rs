@@ -155,8 +155,10 @@ impl AuthState {
                     forbid("You are banned from this room".into())
                 } else if join_rule == "public" {
                     Ok(())
-                } else if matches!(join_rule, "invite" | "knock" | "restricted" | "knock_restricted")
-                {
+                } else if matches!(
+                    join_rule,
+                    "invite" | "knock" | "restricted" | "knock_restricted"
+                ) {
                     // Restricted rooms need an authorising server, which a single server without
                     // room-membership conditions cannot provide: only invited users may join.
                     if caller_in_room || caller_invited {
@@ -189,7 +191,9 @@ impl AuthState {
                 }
             }
             "knock" => forbid("You don't have permission to knock".into()),
-            other => Err(RoomsError::BadRequest(format!("Unknown membership {other}"))),
+            other => Err(RoomsError::BadRequest(format!(
+                "Unknown membership {other}"
+            ))),
         }
     }
 
@@ -215,7 +219,9 @@ impl AuthState {
             && k.starts_with('@')
             && k != sender
         {
-            return Err(RoomsError::forbidden("You are not allowed to set others state"));
+            return Err(RoomsError::forbidden(
+                "You are not allowed to set others state",
+            ));
         }
         if event_type == "m.room.power_levels" {
             self.check_power_levels(sender, content)?;
@@ -270,7 +276,8 @@ impl AuthState {
                     "You don't have permission to remove ops level equal to your own",
                 ));
             }
-            if old_level.is_some_and(|l| l > user_level) || new_level.is_some_and(|l| l > user_level)
+            if old_level.is_some_and(|l| l > user_level)
+                || new_level.is_some_and(|l| l > user_level)
             {
                 return Err(RoomsError::forbidden(
                     "You don't have permission to add ops level greater than your own",
@@ -293,11 +300,19 @@ pub(crate) fn validate_power_levels(c: &Map<String, Value>) -> RoomsResult<()> {
     for (k, v) in c {
         let scalar = matches!(
             k.as_str(),
-            "users_default" | "events_default" | "state_default" | "ban" | "redact" | "kick"
+            "users_default"
+                | "events_default"
+                | "state_default"
+                | "ban"
+                | "redact"
+                | "kick"
                 | "invite"
         );
         if scalar && !v.is_i64() {
-            return Err(RoomsError::BadRequest(format!("{} must be an integer.", py_repr(v))));
+            return Err(RoomsError::BadRequest(format!(
+                "{} must be an integer.",
+                py_repr(v)
+            )));
         }
         if matches!(k.as_str(), "events" | "notifications" | "users")
             && !v.as_object().is_some_and(|o| o.values().all(Value::is_i64))
@@ -335,7 +350,13 @@ mod tests {
         };
         let obj = |v: Value| v.as_object().unwrap().clone();
         s.apply("m.room.create", "", "@a:x", &obj(json!({})), "$c");
-        s.apply("m.room.member", "@a:x", "@a:x", &obj(json!({"membership": "join"})), "$m");
+        s.apply(
+            "m.room.member",
+            "@a:x",
+            "@a:x",
+            &obj(json!({"membership": "join"})),
+            "$m",
+        );
         s.apply(
             "m.room.power_levels",
             "",
@@ -343,7 +364,13 @@ mod tests {
             &obj(json!({"users": {"@a:x": 100}, "invite": 0})),
             "$p",
         );
-        s.apply("m.room.join_rules", "", "@a:x", &obj(json!({"join_rule": "invite"})), "$j");
+        s.apply(
+            "m.room.join_rules",
+            "",
+            "@a:x",
+            &obj(json!({"join_rule": "invite"})),
+            "$j",
+        );
         s
     }
 
@@ -360,7 +387,8 @@ mod tests {
     #[test]
     fn power_levels_guard_kicks_and_state() {
         let mut s = state();
-        s.members.insert("@b:x".into(), ("join".into(), "$b".into()));
+        s.members
+            .insert("@b:x".into(), ("join".into(), "$b".into()));
         let e = s.check_membership("@b:x", "@a:x", "leave").unwrap_err();
         assert_eq!(e.to_string(), "You cannot kick user @a:x.");
         let e = s
@@ -379,10 +407,12 @@ mod tests {
     #[test]
     fn power_level_changes_are_bounded() {
         let mut s = state();
-        s.members.insert("@b:x".into(), ("join".into(), "$b".into()));
+        s.members
+            .insert("@b:x".into(), ("join".into(), "$b".into()));
         let mut pl = s.power_levels.clone().unwrap();
         pl.insert("users".into(), json!({"@a:x": 100, "@b:x": 50}));
-        s.check_event("@a:x", "m.room.power_levels", Some(""), &pl).unwrap();
+        s.check_event("@a:x", "m.room.power_levels", Some(""), &pl)
+            .unwrap();
         s.power_levels = Some(pl.clone());
         pl.insert("users".into(), json!({"@a:x": 100, "@b:x": 100}));
         let e = s
@@ -391,7 +421,9 @@ mod tests {
         assert!(e.to_string().contains("send_level (50)") || e.to_string().contains("greater"));
         let bad = json!({"ban": "50"});
         assert_eq!(
-            validate_power_levels(bad.as_object().unwrap()).unwrap_err().to_string(),
+            validate_power_levels(bad.as_object().unwrap())
+                .unwrap_err()
+                .to_string(),
             "'50' must be an integer."
         );
     }

@@ -54,7 +54,10 @@ fn opt_str<'a>(c: &'a Map<String, Value>, key: &str) -> RoomsResult<Option<&'a s
     }
 }
 
-fn opt_object<'a>(c: &'a Map<String, Value>, key: &str) -> RoomsResult<Option<&'a Map<String, Value>>> {
+fn opt_object<'a>(
+    c: &'a Map<String, Value>,
+    key: &str,
+) -> RoomsResult<Option<&'a Map<String, Value>>> {
     match c.get(key) {
         None => Ok(None),
         Some(Value::Object(o)) => Ok(Some(o)),
@@ -129,7 +132,9 @@ impl Service {
         }
         let visibility = opt_str(c, "visibility")?.unwrap_or("private");
         if !matches!(visibility, "public" | "private") {
-            return Err(bad_json(format!("'{visibility}' is not a valid visibility")));
+            return Err(bad_json(format!(
+                "'{visibility}' is not a valid visibility"
+            )));
         }
         let preset_name = opt_str(c, "preset")?.unwrap_or(if visibility == "private" {
             "private_chat"
@@ -141,7 +146,9 @@ impl Service {
         let mut initial = initial_state(c)?;
         let name = opt_str(c, "name")?;
         let topic = opt_str(c, "topic")?;
-        let mut creation = opt_object(c, "creation_content")?.cloned().unwrap_or_default();
+        let mut creation = opt_object(c, "creation_content")?
+            .cloned()
+            .unwrap_or_default();
         creation.insert("creator".into(), json!(creator));
         creation.insert("room_version".into(), json!(pdu::ROOM_VERSION.as_str()));
 
@@ -179,7 +186,11 @@ impl Service {
         if let Some(a) = &alias
             && !has("m.room.canonical_alias")
         {
-            states.push(("m.room.canonical_alias", String::new(), obj(json!({"alias": a}))));
+            states.push((
+                "m.room.canonical_alias",
+                String::new(),
+                obj(json!({"alias": a})),
+            ));
         }
         if !has("m.room.join_rules") {
             states.push((
@@ -202,8 +213,10 @@ impl Service {
                 obj(json!({"guest_access": "can_join"})),
             ));
         }
-        let mut owned: Vec<(String, String, Map<String, Value>)> =
-            states.into_iter().map(|(t, k, c)| (t.to_owned(), k, c)).collect();
+        let mut owned: Vec<(String, String, Map<String, Value>)> = states
+            .into_iter()
+            .map(|(t, k, c)| (t.to_owned(), k, c))
+            .collect();
         owned.append(&mut initial);
         if let Some(n) = name {
             owned.push(("m.room.name".into(), String::new(), obj(json!({"name": n}))));
@@ -242,7 +255,9 @@ impl Service {
     /// Checks a `room_alias_name` and returns the full alias, which must be free.
     async fn new_alias(&self, name: &str) -> RoomsResult<String> {
         if name.chars().any(|c| " \t\n\r\x0b\x0c".contains(c)) {
-            return Err(RoomsError::BadRequest("Invalid characters in room alias".into()));
+            return Err(RoomsError::BadRequest(
+                "Invalid characters in room alias".into(),
+            ));
         }
         if name.contains(':') {
             return Err(RoomsError::BadRequest(
@@ -253,7 +268,9 @@ impl Service {
         }
         let alias = format!("#{name}:{}", self.server_name);
         if ruma::RoomAliasId::parse(&alias).is_err() {
-            return Err(RoomsError::BadRequest("Invalid characters in room alias".into()));
+            return Err(RoomsError::BadRequest(
+                "Invalid characters in room alias".into(),
+            ));
         }
         if self.db.get_alias(&alias).await?.is_some() {
             return Err(RoomsError::RoomInUse("Room alias already taken".into()));
@@ -292,7 +309,10 @@ impl Service {
             }
             if i >= 2 {
                 if event_type == "m.room.member" {
-                    let m = content.get("membership").and_then(Value::as_str).unwrap_or("");
+                    let m = content
+                        .get("membership")
+                        .and_then(Value::as_str)
+                        .unwrap_or("");
                     st.check_membership(creator, &key, m)?;
                 } else {
                     st.check_event(creator, &event_type, Some(&key), &content)?;
@@ -308,7 +328,12 @@ impl Service {
                 txn: None,
             };
             let prev: Option<&mxcd_db::NewEvent> = events.last();
-            let ev = build(&draft, prev.map(|p| p.event_id.as_str()), i as i64 + 1, None)?;
+            let ev = build(
+                &draft,
+                prev.map(|p| p.event_id.as_str()),
+                i as i64 + 1,
+                None,
+            )?;
             st.apply(&event_type, &key, creator, &draft.content, &ev.event_id);
             events.push(ev);
         }
@@ -319,7 +344,10 @@ impl Service {
             is_public,
             created_ts: now_ms(),
             federatable: creation.get("m.federate") != Some(&json!(false)),
-            room_type: creation.get("type").and_then(Value::as_str).map(str::to_owned),
+            room_type: creation
+                .get("type")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
         };
         let positions = self.db.persist_events(Some(&room), None, &events).await?;
         if let Some(p) = positions.last() {

@@ -129,7 +129,13 @@ mod tests {
             ]
         );
         // A thumbnail without a string url is not listed (as Synapse); a bad url is skipped.
-        assert!(refs("m.room.message", json!({"info": {"thumbnail_url": "mxc://s/t"}})).is_empty());
+        assert!(
+            refs(
+                "m.room.message",
+                json!({"info": {"thumbnail_url": "mxc://s/t"}})
+            )
+            .is_empty()
+        );
         assert_eq!(
             refs(
                 "m.room.message",
@@ -142,7 +148,10 @@ mod tests {
             [("content.url", "s/av".to_owned())]
         );
         assert_eq!(
-            refs("m.room.member", json!({"membership": "join", "avatar_url": "mxc://s/me"})),
+            refs(
+                "m.room.member",
+                json!({"membership": "join", "avatar_url": "mxc://s/me"})
+            ),
             [("content.avatar_url", "s/me".to_owned())]
         );
         assert!(refs("m.room.encrypted", json!({"url": "mxc://s/a"})).is_empty());

@@ -51,7 +51,9 @@ impl Service {
         }
         let local = alias.alias();
         if local.chars().any(|c| " \t\n\r\x0b\x0c".contains(c)) {
-            return Err(RoomsError::BadRequest("Invalid characters in room alias".into()));
+            return Err(RoomsError::BadRequest(
+                "Invalid characters in room alias".into(),
+            ));
         }
         if alias.server_name().as_str() != self.server_name {
             return Err(RoomsError::BadRequest("Room alias must be local".into()));
@@ -83,7 +85,11 @@ impl Service {
             .get_alias(alias.as_str())
             .await?
             .ok_or_else(|| RoomsError::NotFound("Unknown room alias".into()))?;
-        if !(row.creator == user_id || self.can_change_room_list(user_id, is_admin, &row.room_id).await?) {
+        if !(row.creator == user_id
+            || self
+                .can_change_room_list(user_id, is_admin, &row.room_id)
+                .await?)
+        {
             return Err(RoomsError::forbidden(
                 "You don't have permission to delete the alias.",
             ));
@@ -127,7 +133,10 @@ impl Service {
         public: bool,
     ) -> RoomsResult<()> {
         self.room(room_id, "Unknown room").await?;
-        if !self.can_change_room_list(user_id, is_admin, room_id).await? {
+        if !self
+            .can_change_room_list(user_id, is_admin, room_id)
+            .await?
+        {
             return Err(RoomsError::forbidden(
                 "This user is not permitted to edit the room directory",
             ));

@@ -8,6 +8,9 @@ pub enum RoomsError {
     /// 403 `M_FORBIDDEN`.
     #[error("{0}")]
     Forbidden(String),
+    /// 403 `M_BAD_STATE`.
+    #[error("{0}")]
+    BadState(String),
     /// 400 `M_FORBIDDEN` (Synapse's `AuthError(400, …)`).
     #[error("{0}")]
     ForbiddenBadRequest(String),

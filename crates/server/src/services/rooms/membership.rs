@@ -125,7 +125,10 @@ impl Service {
             Some(a) => a.name(),
             None => membership,
         };
-        let current = self.db.state_event(room_id, "m.room.member", target).await?;
+        let current = self
+            .db
+            .state_event(room_id, "m.room.member", target)
+            .await?;
         let (s, c) = (sender.to_owned(), content.clone());
         let pre = move |st: &AuthState| -> RoomsResult<Option<String>> {
             let Some(old) = st.membership(target) else {
@@ -135,19 +138,22 @@ impl Service {
                 return Ok(None);
             };
             if action_name == "unban" && old != "ban" {
-                return Err(RoomsError::Forbidden(format!(
+                return Err(RoomsError::BadState(format!(
                     "Cannot unban user who was not banned (membership={old})"
                 )));
             }
             if old == "ban" && !matches!(action_name, "ban" | "unban" | "leave") {
-                return Err(RoomsError::Forbidden(format!(
+                return Err(RoomsError::BadState(format!(
                     "Cannot {action_name} user who was banned"
                 )));
             }
             if let Some(e) = &current
                 && e.sender == s
                 && old == membership
-                && serde_json::from_str::<Map<String, Value>>(&e.content).ok().as_ref() == Some(&c)
+                && serde_json::from_str::<Map<String, Value>>(&e.content)
+                    .ok()
+                    .as_ref()
+                    == Some(&c)
             {
                 return Ok(Some(e.event_id.clone()));
             }

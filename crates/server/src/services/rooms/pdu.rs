@@ -1,7 +1,9 @@
 //! Building events: canonical-JSON validation, the size limit, and room-version-10 event IDs
 //! (`$` + unpadded URL-safe base64 of the SHA-256 reference hash of the redacted event).
 
-use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD, prelude::BASE64_STANDARD_NO_PAD};
+use base64::{
+    Engine as _, engine::general_purpose::URL_SAFE_NO_PAD, prelude::BASE64_STANDARD_NO_PAD,
+};
 use ruma::{
     RoomVersionId,
     canonical_json::{CanonicalJsonObject, CanonicalJsonValue, redact, try_from_json_map},
@@ -100,8 +102,8 @@ pub(crate) fn event_id(
     if CanonicalJsonValue::Object(obj.clone()).to_string().len() > MAX_EVENT_BYTES {
         return Err(RoomsError::TooLarge);
     }
-    let redacted = redact(obj, &rules().redaction, None)
-        .map_err(|e| RoomsError::BadJson(e.to_string()))?;
+    let redacted =
+        redact(obj, &rules().redaction, None).map_err(|e| RoomsError::BadJson(e.to_string()))?;
     Ok(format!("${}", URL_SAFE_NO_PAD.encode(sha256_of(&redacted))))
 }
 
@@ -161,7 +163,10 @@ mod tests {
     #[test]
     fn redaction_prunes_content() {
         let c = r#"{"membership":"join","displayname":"A","avatar_url":"mxc://x/y"}"#;
-        assert_eq!(pruned_content("m.room.member", c), r#"{"membership":"join"}"#);
+        assert_eq!(
+            pruned_content("m.room.member", c),
+            r#"{"membership":"join"}"#
+        );
         assert_eq!(pruned_content("m.room.message", r#"{"body":"b"}"#), "{}");
     }
 }

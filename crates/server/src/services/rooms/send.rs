@@ -81,7 +81,11 @@ impl Service {
             )?;
             match self
                 .db
-                .persist_events(None, room.last_event_id.as_deref(), std::slice::from_ref(&ev))
+                .persist_events(
+                    None,
+                    room.last_event_id.as_deref(),
+                    std::slice::from_ref(&ev),
+                )
                 .await
             {
                 Ok(positions) => {
@@ -212,7 +216,8 @@ impl Service {
         let pre = move |_: &AuthState| {
             Ok(current.as_ref().and_then(|e| {
                 let same = e.sender == sender_owned
-                    && serde_json::from_str::<Map<String, Value>>(&e.content).ok() == Some(c.clone());
+                    && serde_json::from_str::<Map<String, Value>>(&e.content).ok()
+                        == Some(c.clone());
                 same.then(|| e.event_id.clone())
             }))
         };

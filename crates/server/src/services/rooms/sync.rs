@@ -94,7 +94,10 @@ impl Service {
             data_type,
             content,
             ..
-        } in self.db.account_data_since(user, after.unwrap_or(0), upto).await?
+        } in self
+            .db
+            .account_data_since(user, after.unwrap_or(0), upto)
+            .await?
         {
             let ev = json!({"type": data_type, "content": parse(&content)});
             if room_id.is_empty() {
@@ -159,7 +162,9 @@ impl Service {
                 .filter(|e| e.stream_ordering < start)
                 .collect();
             let data = room_data.remove(&room_id).unwrap_or_default();
-            let entry = self.room_entry(viewer, &timeline, limited, &state, data, 0).await?;
+            let entry = self
+                .room_entry(viewer, &timeline, limited, &state, data, 0)
+                .await?;
             out.join.insert(room_id, entry);
         }
         for room_id in incremental {
@@ -178,14 +183,17 @@ impl Service {
             out.join.insert(room_id, entry);
         }
         for m in invites {
-            out.invite.insert(m.room_id.clone(), self.invite_entry(&m).await?);
+            out.invite
+                .insert(m.room_id.clone(), self.invite_entry(&m).await?);
         }
         for m in leaves {
             let since = after.unwrap_or(0);
             let (timeline, limited) = self
                 .timeline(&m.room_id, since, m.stream_ordering, limit)
                 .await?;
-            let start = timeline.first().map_or(m.stream_ordering + 1, |e| e.stream_ordering);
+            let start = timeline
+                .first()
+                .map_or(m.stream_ordering + 1, |e| e.stream_ordering);
             let state = if limited || after.is_none() {
                 self.db.state_changes(&m.room_id, since, start).await?
             } else {
