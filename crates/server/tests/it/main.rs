@@ -16,3 +16,4 @@ mod restart;
 mod rooms;
 mod rooms_membership;
 mod shared_secret;
+mod sync;
