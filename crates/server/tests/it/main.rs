@@ -3,6 +3,7 @@
 
 mod harness;
 
+mod admin_rooms;
 mod admin_users;
 mod auth_table;
 mod binary;
@@ -12,8 +13,11 @@ mod login;
 mod media;
 mod media_async;
 mod media_service;
+mod profiles;
 mod restart;
+mod room_media;
 mod rooms;
+mod rooms_directory;
 mod rooms_membership;
 mod shared_secret;
 mod sync;
