@@ -8,6 +8,7 @@ mod admin_users;
 mod auth_table;
 mod binary;
 mod client_register;
+mod clients;
 mod discovery;
 mod login;
 mod media;
