@@ -36,7 +36,10 @@ pub use events::{EventRow, MediaRef, MemberFields, NewEvent, NewRoom, Redaction,
 pub use media::{BlobOutcome, MediaRow, NewBlob, NewMedia};
 pub use registration::{RegistrationToken, UiaSession};
 pub use room_media::RoomMediaRow;
-pub use rooms::{MemberRow, RoomFilter, RoomOrder, RoomRow};
+pub use rooms::{
+    MemberRow, RoomRow,
+    listing::{RoomFilter, RoomOrder},
+};
 pub use stream::StreamListener;
 pub use tokens::{Connection, TokenOwner};
 

@@ -20,5 +20,7 @@ mod room_media;
 mod rooms;
 mod rooms_directory;
 mod rooms_membership;
+mod rooms_messages;
 mod shared_secret;
 mod sync;
+mod sync_long_poll;

@@ -103,7 +103,7 @@ impl Service {
 
     /// Applies the authorisation rules; for a redaction, also works out what it changes.
     async fn authorise(&self, state: &AuthState, d: &Draft) -> RoomsResult<Option<Redaction>> {
-        if d.event_type == "m.room.member" {
+        if d.event_type == "m.room.member" && d.state_key.is_some() {
             let target = d.state_key.as_deref().unwrap_or_default();
             let membership = d
                 .content

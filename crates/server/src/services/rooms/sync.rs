@@ -139,7 +139,14 @@ impl Service {
                     .filter(|r| !full.contains(r))
                     .collect();
                 for r in room_data.keys() {
-                    if !incremental.contains(r) && !full.contains(r) {
+                    if !incremental.contains(r)
+                        && !full.contains(r)
+                        && self
+                            .db
+                            .room_member(r, user)
+                            .await?
+                            .is_some_and(|m| m.membership == "join")
+                    {
                         incremental.push(r.clone());
                     }
                 }
