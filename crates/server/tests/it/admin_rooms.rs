@@ -65,7 +65,7 @@ async fn list_rooms(b: Backend) {
     let r = s
         .get(&format!("{ADMIN}?limit=1&from=1"), Some(&admin))
         .await;
-    assert_eq!(ids(r.ok()), [zeta.clone()]);
+    assert_eq!(ids(r.ok()), [zeta.as_str()]);
     assert_eq!(
         (r.body["next_batch"].clone(), r.body["prev_batch"].clone()),
         (json!(2), json!(0))
@@ -73,22 +73,22 @@ async fn list_rooms(b: Backend) {
     let r = s
         .get(&format!("{ADMIN}?search_term=ALP"), Some(&admin))
         .await;
-    assert_eq!(ids(r.ok()), [alpha.clone()]);
+    assert_eq!(ids(r.ok()), [alpha.as_str()]);
     let r = s
         .get(&format!("{ADMIN}?search_term=zet"), Some(&admin))
         .await;
-    assert_eq!(ids(r.ok()), [zeta.clone()]);
+    assert_eq!(ids(r.ok()), [zeta.as_str()]);
     let r = s
         .get(
             &format!("{ADMIN}?search_term={}", enc(&unnamed)),
             Some(&admin),
         )
         .await;
-    assert_eq!(ids(r.ok()), [unnamed.clone()]);
+    assert_eq!(ids(r.ok()), [unnamed.as_str()]);
     let r = s
         .get(&format!("{ADMIN}?public_rooms=true"), Some(&admin))
         .await;
-    assert_eq!(ids(r.ok()), [alpha.clone()]);
+    assert_eq!(ids(r.ok()), [alpha.as_str()]);
     let r = s.get(&format!("{ADMIN}?search_term="), Some(&admin)).await;
     assert_eq!(
         r.err(400, "M_INVALID_PARAM"),

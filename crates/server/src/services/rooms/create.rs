@@ -16,6 +16,9 @@ use super::{
 /// The request body, as received.
 pub struct CreateRoom(pub Map<String, Value>);
 
+/// A state event to send: `(type, state_key, content)`.
+type StateEntry = (String, String, Map<String, Value>);
+
 struct Preset {
     join_rule: &'static str,
     guest_can_join: bool,
@@ -67,14 +70,14 @@ fn opt_object<'a>(
 
 /// `initial_state` as `(type, state_key, content)`, later entries replacing earlier ones with
 /// the same key in place (Python's `OrderedDict` assignment).
-fn initial_state(c: &Map<String, Value>) -> RoomsResult<Vec<(String, String, Map<String, Value>)>> {
+fn initial_state(c: &Map<String, Value>) -> RoomsResult<Vec<StateEntry>> {
     let Some(v) = c.get("initial_state") else {
         return Ok(Vec::new());
     };
     let items = v
         .as_array()
         .ok_or_else(|| bad_json("initial_state must be a list"))?;
-    let mut out: Vec<(String, String, Map<String, Value>)> = Vec::new();
+    let mut out: Vec<StateEntry> = Vec::new();
     for item in items {
         let (Some(t), Some(content)) = (
             item.get("type").and_then(Value::as_str),
@@ -213,7 +216,7 @@ impl Service {
                 obj(json!({"guest_access": "can_join"})),
             ));
         }
-        let mut owned: Vec<(String, String, Map<String, Value>)> = states
+        let mut owned: Vec<StateEntry> = states
             .into_iter()
             .map(|(t, k, c)| (t.to_owned(), k, c))
             .collect();
@@ -285,7 +288,7 @@ impl Service {
         room_id: &str,
         is_public: bool,
         creation: &Map<String, Value>,
-        states: Vec<(String, String, Map<String, Value>)>,
+        states: Vec<StateEntry>,
     ) -> RoomsResult<()> {
         let mut st = AuthState {
             room_id: room_id.to_owned(),
