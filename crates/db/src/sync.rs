@@ -4,7 +4,9 @@
 use sqlx::AssertSqlSafe;
 
 use crate::{
-    Db, DbError, read,
+    Db, DbError,
+    events::{EVENT_COLUMNS, EventRow},
+    read,
     rooms::{MEMBER_COLUMNS, MemberRow},
 };
 
@@ -48,6 +50,22 @@ impl Db {
             .bind(upto)
             .fetch_all(p)
             .await?
+        }))
+    }
+
+    /// The current state of every room the user has joined, in one query (initial sync).
+    pub async fn joined_rooms_state(&self, user_id: &str) -> Result<Vec<EventRow>, DbError> {
+        let sql = format!(
+            "SELECT {EVENT_COLUMNS} FROM room_members m \
+             JOIN room_state s ON s.room_id = m.room_id \
+             JOIN events e ON e.event_id = s.event_id \
+             WHERE m.user_id = $1 AND m.membership = 'join' ORDER BY e.stream_ordering"
+        );
+        Ok(read!(self, |p| {
+            sqlx::query_as(AssertSqlSafe(sql))
+                .bind(user_id)
+                .fetch_all(p)
+                .await?
         }))
     }
 }

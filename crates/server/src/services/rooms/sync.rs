@@ -7,6 +7,7 @@
 
 use std::{collections::BTreeMap, time::Duration};
 
+use futures_util::{StreamExt as _, TryStreamExt as _};
 use mxcd_db::{AccountDataRow, EventRow, MemberRow};
 use serde_json::{Map, Value, json};
 use tokio::time::Instant;
@@ -24,6 +25,9 @@ pub struct SyncRequest {
     /// `room.include_leave` of the filter.
     pub include_leave: bool,
 }
+
+/// How many per-room queries an initial sync runs at once.
+const CONCURRENT_QUERIES: usize = 8;
 
 /// State types shown to invited users (Synapse's `room_prejoin_state` defaults).
 const INVITE_STATE: [&str; 7] = [
@@ -156,11 +160,20 @@ impl Service {
             }
         };
         let mut state_by_room: BTreeMap<String, Vec<EventRow>> = BTreeMap::new();
-        for e in self.db.current_state_of_rooms(&full).await? {
+        let states = match after {
+            None => self.db.joined_rooms_state(user).await?,
+            Some(_) => self.db.current_state_of_rooms(&full).await?,
+        };
+        for e in states {
             state_by_room.entry(e.room_id.clone()).or_default().push(e);
         }
-        for room_id in full {
-            let (timeline, limited) = self.timeline(&room_id, 0, upto, limit).await?;
+        // One indexed query per room; several at once, as the pools allow.
+        let timelines: Vec<(Vec<EventRow>, bool)> = futures_util::stream::iter(full.clone())
+            .map(|room_id| async move { self.timeline(&room_id, 0, upto, limit).await })
+            .buffered(CONCURRENT_QUERIES)
+            .try_collect()
+            .await?;
+        for (room_id, (timeline, limited)) in full.into_iter().zip(timelines) {
             let start = timeline.first().map_or(upto + 1, |e| e.stream_ordering);
             let state: Vec<EventRow> = state_by_room
                 .remove(&room_id)
