@@ -104,7 +104,7 @@ const USER_COLUMNS: &str = "u.user_id, u.password_hash, u.admin, u.is_guest, u.d
 
 /// Lower-cases `s` and escapes `%`, `_` and `\` so it matches literally inside
 /// `LIKE … ESCAPE '\'`.
-fn like_escape(s: &str) -> String {
+pub(crate) fn like_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.to_lowercase().chars() {
         if matches!(c, '%' | '_' | '\\') {

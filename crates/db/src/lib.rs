@@ -5,13 +5,20 @@
 //! the [`read!`]/[`write!`]/[`transaction!`] macros. SQLite runs in WAL mode with a single writer
 //! connection and a separate pool of read-only connections, so writers never fight over locks.
 
+mod account_data;
 mod accounts;
 mod blobs;
 mod cache;
+mod directory;
 mod error;
+mod events;
 mod group_commit;
 mod media;
 mod registration;
+mod room_media;
+mod rooms;
+mod stream;
+mod sync;
 #[cfg(feature = "test-support")]
 pub mod testing;
 mod thumbnails;
@@ -27,10 +34,19 @@ use sqlx::{
     sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
 };
 
+pub use account_data::AccountDataRow;
 pub use accounts::{NewUser, UserFilter, UserOrder, UserPatch, UserRow};
+pub use directory::AliasRow;
 pub use error::{DbError, ErrorKind};
+pub use events::{EventRow, MediaRef, MemberFields, NewEvent, NewRoom, Redaction, RoomField};
 pub use media::{BlobOutcome, MediaRow, NewBlob, NewMedia};
 pub use registration::{RegistrationToken, UiaSession};
+pub use room_media::RoomMediaRow;
+pub use rooms::{
+    MemberRow, RoomRow,
+    listing::{RoomFilter, RoomOrder},
+};
+pub use stream::StreamListener;
 pub use thumbnails::{NewThumbnail, ThumbnailRow, ThumbnailSet};
 pub use tokens::{Connection, TokenOwner};
 

@@ -204,3 +204,29 @@ impl From<crate::services::media::MediaError> for ApiError {
         }
     }
 }
+
+impl From<crate::services::rooms::RoomsError> for ApiError {
+    fn from(e: crate::services::rooms::RoomsError) -> Self {
+        use crate::services::rooms::RoomsError as E;
+        let msg = e.to_string();
+        match e {
+            E::Forbidden(_) => Self::forbidden(msg),
+            E::BadState(_) => Self::new(StatusCode::FORBIDDEN, "M_BAD_STATE", msg),
+            E::ForbiddenBadRequest(_) => Self::new(StatusCode::BAD_REQUEST, "M_FORBIDDEN", msg),
+            E::NotAllowed(_) => Self::new(StatusCode::METHOD_NOT_ALLOWED, "M_BAD_JSON", msg),
+            E::NotFound(_) => Self::not_found(msg),
+            E::BadJson(_) => Self::bad_json(msg),
+            E::InvalidParam(_) => Self::invalid_param(msg),
+            E::MissingParam(_) => Self::missing_param(msg),
+            E::BadRequest(_) => Self::unknown(StatusCode::BAD_REQUEST, msg),
+            E::RoomInUse(_) => Self::new(StatusCode::BAD_REQUEST, "M_ROOM_IN_USE", msg),
+            E::Conflict(_) => Self::unknown(StatusCode::CONFLICT, msg),
+            E::UnsupportedRoomVersion => {
+                Self::new(StatusCode::BAD_REQUEST, "M_UNSUPPORTED_ROOM_VERSION", msg)
+            }
+            E::TooLarge => Self::new(StatusCode::PAYLOAD_TOO_LARGE, "M_TOO_LARGE", msg),
+            E::Contention => Self::new(StatusCode::SERVICE_UNAVAILABLE, "M_UNKNOWN", msg),
+            E::Db(d) => d.into(),
+        }
+    }
+}

@@ -24,7 +24,7 @@ use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 pub use crate::config::Config;
 use crate::{
     bootstrap::DataDir,
-    services::{accounts, media, registration, users},
+    services::{accounts, media, notifier, profiles, registration, rooms, user_data, users},
     state::{AppState, Discovery},
 };
 
@@ -37,6 +37,7 @@ pub struct Running {
     db: Db,
     sweeper: JoinHandle<()>,
     flusher: JoinHandle<()>,
+    relay: JoinHandle<()>,
     media: Arc<media::Service>,
 }
 
@@ -49,6 +50,7 @@ impl Running {
         (&mut self.task).await??;
         self.sweeper.abort();
         self.flusher.abort();
+        self.relay.abort();
         if let Err(e) = self.media.flush_access_times().await {
             tracing::warn!(error = %e, "could not write the last access times at shutdown");
         }
@@ -73,7 +75,9 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
         .await
         .with_context(|| format!("cannot open database {}", redact_url(&db_url)))?;
     let store = open_store(&cfg, &data).await?;
-    let state = build_state(&cfg, db.clone(), secret, store);
+    let notifier = Arc::new(notifier::Notifier::new(db.stream_position().await?));
+    let relay = tokio::spawn(notifier::relay_database(db.clone(), notifier.clone()));
+    let state = build_state(&cfg, db.clone(), secret, store, notifier);
     let sweeper = tokio::spawn(sweep_periodically(
         state.media.clone(),
         cfg.storage.sweep_interval.to_std(),
@@ -102,6 +106,7 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
         db,
         sweeper,
         flusher,
+        relay,
         media,
     })
 }
@@ -163,6 +168,7 @@ fn build_state(
     db: Db,
     secret: config::Secret,
     store: Arc<dyn mxcd_blob::BlobStore>,
+    notifier: Arc<notifier::Notifier>,
 ) -> AppState {
     let lifetime = cfg.session_lifetime.map(|d| d.as_millis());
     let accounts = Arc::new(accounts::Service::new(
@@ -174,7 +180,11 @@ fn build_state(
         enabled: cfg.enable_registration,
         requires_token: cfg.registration_requires_token,
     };
+    let rooms = Arc::new(rooms::Service::new(db.clone(), &cfg.server_name, notifier));
     AppState {
+        profiles: Arc::new(profiles::Service::new(db.clone(), rooms.clone())),
+        user_data: Arc::new(user_data::Service::new(db.clone(), &cfg.server_name)),
+        rooms,
         registration: Arc::new(registration::Service::new(db.clone(), Some(secret), policy)),
         users: Arc::new(users::Service::new(db.clone(), accounts.clone())),
         media: Arc::new(

@@ -5,7 +5,10 @@ pub(crate) mod admin;
 mod discovery;
 mod login;
 mod media;
+mod profile;
 mod register;
+mod rooms;
+mod sync;
 
 use axum::Router;
 
@@ -22,4 +25,7 @@ pub(crate) fn router() -> Router<AppState> {
         .merge(register::router())
         .merge(admin::router())
         .merge(media::router())
+        .merge(profile::router())
+        .merge(rooms::router())
+        .merge(sync::router())
 }

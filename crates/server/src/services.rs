@@ -2,5 +2,9 @@
 
 pub mod accounts;
 pub mod media;
+pub mod notifier;
+pub mod profiles;
 pub mod registration;
+pub mod rooms;
+pub mod user_data;
 pub mod users;

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use axum::extract::FromRef;
 
-use crate::services::{accounts, media, registration, users};
+use crate::services::{accounts, media, profiles, registration, rooms, user_data, users};
 
 /// Settings the client-facing discovery endpoints answer with.
 #[derive(Debug, Default)]
@@ -23,5 +23,8 @@ pub struct AppState {
     pub registration: Arc<registration::Service>,
     pub users: Arc<users::Service>,
     pub media: Arc<media::Service>,
+    pub rooms: Arc<rooms::Service>,
+    pub profiles: Arc<profiles::Service>,
+    pub user_data: Arc<user_data::Service>,
     pub discovery: Arc<Discovery>,
 }

@@ -1,7 +1,8 @@
-//! Synapse's admin API (`/_synapse/admin/…`): registration, users, whois.
+//! Synapse's admin API (`/_synapse/admin/…`): registration, users, whois, rooms.
 
 pub(crate) mod register;
 mod registration_tokens;
+mod rooms;
 mod user_json;
 mod users;
 mod whois;
@@ -15,6 +16,7 @@ pub(super) fn router() -> Router<AppState> {
     Router::new()
         .merge(register::router())
         .merge(registration_tokens::router())
+        .merge(rooms::router())
         .merge(users::router())
         .merge(whois::router())
 }

@@ -364,7 +364,11 @@ pub(crate) fn uid(localpart: &str) -> String {
     format!("@{localpart}:{SERVER_NAME}")
 }
 
-/// Percent-encodes a user ID for a path segment.
+/// Percent-encodes a Matrix identifier (user, room, alias, event ID) for a path segment.
 pub(crate) fn enc(s: &str) -> String {
-    s.replace('@', "%40").replace(':', "%3A")
+    s.replace('@', "%40")
+        .replace(':', "%3A")
+        .replace('#', "%23")
+        .replace('$', "%24")
+        .replace('!', "%21")
 }

@@ -3,15 +3,25 @@
 
 mod harness;
 
+mod admin_rooms;
 mod admin_users;
 mod auth_table;
 mod binary;
 mod client_register;
+mod clients;
 mod discovery;
 mod login;
 mod media;
 mod media_async;
 mod media_service;
+mod profiles;
 mod restart;
+mod room_media;
+mod rooms;
+mod rooms_directory;
+mod rooms_membership;
+mod rooms_messages;
 mod shared_secret;
+mod sync;
+mod sync_long_poll;
 mod thumbnails;

@@ -154,7 +154,13 @@ async fn every_fixture_gets_thumbnails(b: Backend) {
     let s = TestServer::start(b).await;
     let (_, tok) = s.register("u", "pw", false).await;
     // (file, media type, expected thumbnail type, a probe inside the 96×96 crop)
-    type Case = (&'static str, &'static str, &'static str, (u32, u32), [u8; 3]);
+    type Case = (
+        &'static str,
+        &'static str,
+        &'static str,
+        (u32, u32),
+        [u8; 3],
+    );
     let cases: [Case; 6] = [
         // Alpha flattened for JPEG output; the right half is opaque blue.
         (

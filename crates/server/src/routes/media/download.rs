@@ -35,11 +35,20 @@ pub(super) fn router() -> Router<AppState> {
         .route(
             "/_matrix/client/v1/media/download/{server}/{id}/{filename}",
             get(get_content),
+        )
+        // An empty file name, as Synapse's pattern allows (matrix-nio sends a trailing slash).
+        .route(
+            "/_matrix/client/v1/media/download/{server}/{id}/",
+            get(get_content),
         );
     for v in ["v3", "r0", "v1"] {
         r = r
             .route(
                 &format!("/_matrix/media/{v}/download/{{server}}/{{id}}"),
+                get(get_content_legacy),
+            )
+            .route(
+                &format!("/_matrix/media/{v}/download/{{server}}/{{id}}/"),
                 get(get_content_legacy),
             )
             .route(

@@ -1,0 +1,69 @@
+//! Wakes long-polling `/sync` requests when the stream moves.
+//!
+//! Writes made by this instance notify it directly. With PostgreSQL, [`relay_database`]
+//! forwards the positions that other instances announce (`LISTEN mxcd_stream`), so a `/sync`
+//! waiting on one instance wakes for a message sent through another.
+
+use std::{sync::Arc, time::Duration};
+
+use mxcd_db::Db;
+use tokio::sync::watch;
+
+/// The newest stream position this instance knows of.
+#[derive(Debug)]
+pub struct Notifier {
+    tx: watch::Sender<i64>,
+}
+
+impl Notifier {
+    pub fn new(position: i64) -> Self {
+        Self {
+            tx: watch::Sender::new(position),
+        }
+    }
+
+    /// Records that the stream reached `pos`, waking waiters if it moved forward.
+    pub fn notify(&self, pos: i64) {
+        self.tx.send_if_modified(|cur| {
+            let newer = pos > *cur;
+            if newer {
+                *cur = pos;
+            }
+            newer
+        });
+    }
+
+    pub fn position(&self) -> i64 {
+        *self.tx.borrow()
+    }
+
+    pub fn subscribe(&self) -> watch::Receiver<i64> {
+        self.tx.subscribe()
+    }
+}
+
+/// Forwards positions announced through the database (PostgreSQL) to `notifier`, forever.
+/// Returns at once on SQLite. Reconnects after errors, re-reading the position each time.
+pub async fn relay_database(db: Db, notifier: Arc<Notifier>) {
+    loop {
+        match db.listen_stream().await {
+            Ok(None) => return,
+            Ok(Some(mut listener)) => {
+                if let Ok(pos) = db.stream_position().await {
+                    notifier.notify(pos);
+                }
+                loop {
+                    match listener.recv().await {
+                        Ok(pos) => notifier.notify(pos),
+                        Err(e) => {
+                            tracing::warn!(error = %e, "stream notifications interrupted");
+                            break;
+                        }
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot listen for stream notifications"),
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
