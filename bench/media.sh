@@ -8,36 +8,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${DURATION:-20s}
-BIN=${BIN:-target/release/mxcd}
-[ -x "$BIN" ] || cargo build --release -p mxcd
 command -v wrk >/dev/null || { echo "wrk is needed: apt-get install wrk" >&2; exit 1; }
+source bench/lib.sh
+start_server 'max_upload_size = "2G"'
 
-work=$(mktemp -d "${TMPDIR:-/tmp}/mxcd-bench.XXXXXX")
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-cat > "$work/mxcd.toml" <<TOML
-listen = "127.0.0.1:$port"
-data_dir = "$work/data"
-registration_shared_secret = "bench"
-max_upload_size = "2G"
-TOML
-RUST_LOG=warn "$BIN" serve --config "$work/mxcd.toml" 2>"$work/server.log" &
-pid=$!
-trap 'kill $pid 2>/dev/null; rm -rf "$work"' EXIT
-base="http://127.0.0.1:$port"
-for _ in $(seq 1 100); do curl -fs "$base/_matrix/client/versions" >/dev/null && break; sleep 0.1; done
-
-token=$(python3 - "$base" <<'PY'
-import hashlib, hmac, json, sys, urllib.request
-base = sys.argv[1]
-nonce = json.load(urllib.request.urlopen(base + "/_synapse/admin/v1/register"))["nonce"]
-mac = hmac.new(b"bench", f"{nonce}\0bench\0pw\0notadmin".encode(), hashlib.sha1).hexdigest()
-body = json.dumps({"nonce": nonce, "username": "bench", "password": "pw", "admin": False, "mac": mac}).encode()
-req = urllib.request.Request(base + "/_synapse/admin/v1/register", body, {"Content-Type": "application/json"})
-print(json.load(urllib.request.urlopen(req))["access_token"])
-PY
-)
-
-rss_kib() { awk '/VmRSS/ {print $2}' "/proc/$pid/status"; }
 # The server's CPU time so far (user + system), in clock ticks.
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
 # Prints the server's CPU time per request between two cpu_ticks readings: $1 $2 ticks, $3 requests.
@@ -57,7 +31,7 @@ measure() {
 sample_rss() { while kill -0 "$pid" 2>/dev/null; do rss_kib >> "$1"; sleep 0.1; done; }
 peak_mib() { sort -n "$1" | tail -n 1 | awk '{printf "%.1f", $1 / 1024}'; }
 
-echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -r)"
+machine
 python3 bench/fsync_ceiling.py 4 10 2>/dev/null || true
 
 echo; echo "== uploads of 100 KiB, 4 connections, $DURATION"

@@ -87,24 +87,17 @@ impl Db {
         &self,
         room_ids: &[String],
     ) -> Result<Vec<EventRow>, DbError> {
-        let mut out = Vec::new();
-        for chunk in room_ids.chunks(200) {
-            let marks: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
-            let sql = format!(
-                "SELECT {EVENT_COLUMNS} FROM room_state s JOIN events e ON e.event_id = s.event_id \
-                 WHERE s.room_id IN ({}) ORDER BY e.stream_ordering",
-                marks.join(", ")
-            );
-            let rows: Vec<EventRow> = read!(self, |p| {
-                let mut q = sqlx::query_as(AssertSqlSafe(sql));
-                for id in chunk {
-                    q = q.bind(id);
-                }
-                q.fetch_all(p).await?
-            });
-            out.extend(rows);
-        }
-        Ok(out)
+        self.events_in(
+            |marks| {
+                format!(
+                    "SELECT {EVENT_COLUMNS} FROM room_state s \
+                     JOIN events e ON e.event_id = s.event_id \
+                     WHERE s.room_id IN ({marks}) ORDER BY e.stream_ordering"
+                )
+            },
+            room_ids,
+        )
+        .await
     }
 
     /// Current state events of a room set by events with `after < stream_ordering < before`.

@@ -18,23 +18,11 @@ impl Db {
 
     /// Events by ID, in no particular order; unknown IDs are left out.
     pub async fn get_events(&self, event_ids: &[String]) -> Result<Vec<EventRow>, DbError> {
-        let mut out = Vec::with_capacity(event_ids.len());
-        for chunk in event_ids.chunks(200) {
-            let marks: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
-            let sql = format!(
-                "SELECT {EVENT_COLUMNS} FROM events e WHERE e.event_id IN ({})",
-                marks.join(", ")
-            );
-            let rows: Vec<EventRow> = read!(self, |p| {
-                let mut q = sqlx::query_as(AssertSqlSafe(sql));
-                for id in chunk {
-                    q = q.bind(id);
-                }
-                q.fetch_all(p).await?
-            });
-            out.extend(rows);
-        }
-        Ok(out)
+        self.events_in(
+            |marks| format!("SELECT {EVENT_COLUMNS} FROM events e WHERE e.event_id IN ({marks})"),
+            event_ids,
+        )
+        .await
     }
 
     /// The event `sender` sent from `device` with transaction ID `txn_id`, if any.
@@ -56,18 +44,20 @@ impl Db {
         }))
     }
 
-    /// Events of a room with `after < stream_ordering <= upto`, newest first, at most `limit`.
-    pub async fn room_events_backwards(
+    /// Events of a room with `after < stream_ordering <= upto`, at most `limit`: the newest
+    /// first with `newest_first`, else the oldest first.
+    pub async fn room_events(
         &self,
         room_id: &str,
-        after: i64,
-        upto: i64,
+        (after, upto): (i64, i64),
         limit: i64,
+        newest_first: bool,
     ) -> Result<Vec<EventRow>, DbError> {
+        let dir = if newest_first { "DESC" } else { "ASC" };
         let sql = format!(
             "SELECT {EVENT_COLUMNS} FROM events e WHERE e.room_id = $1 \
              AND e.stream_ordering > $2 AND e.stream_ordering <= $3 \
-             ORDER BY e.stream_ordering DESC LIMIT $4"
+             ORDER BY e.stream_ordering {dir} LIMIT $4"
         );
         Ok(read!(self, |p| {
             sqlx::query_as(AssertSqlSafe(sql))
@@ -80,27 +70,26 @@ impl Db {
         }))
     }
 
-    /// Events of a room with `after < stream_ordering <= upto`, oldest first, at most `limit`.
-    pub async fn room_events_forwards(
+    /// Events selected by `sql_for(marks)`, where `marks` is a list of `$N` placeholders bound
+    /// to `ids`, queried 200 at a time.
+    pub(crate) async fn events_in(
         &self,
-        room_id: &str,
-        after: i64,
-        upto: i64,
-        limit: i64,
+        sql_for: impl Fn(&str) -> String,
+        ids: &[String],
     ) -> Result<Vec<EventRow>, DbError> {
-        let sql = format!(
-            "SELECT {EVENT_COLUMNS} FROM events e WHERE e.room_id = $1 \
-             AND e.stream_ordering > $2 AND e.stream_ordering <= $3 \
-             ORDER BY e.stream_ordering ASC LIMIT $4"
-        );
-        Ok(read!(self, |p| {
-            sqlx::query_as(AssertSqlSafe(sql))
-                .bind(room_id)
-                .bind(after)
-                .bind(upto)
-                .bind(limit)
-                .fetch_all(p)
-                .await?
-        }))
+        let mut out = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(200) {
+            let marks: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+            let sql = sql_for(&marks.join(", "));
+            let rows: Vec<EventRow> = read!(self, |p| {
+                let mut q = sqlx::query_as(AssertSqlSafe(sql));
+                for id in chunk {
+                    q = q.bind(id);
+                }
+                q.fetch_all(p).await?
+            });
+            out.extend(rows);
+        }
+        Ok(out)
     }
 }

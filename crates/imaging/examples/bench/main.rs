@@ -49,6 +49,14 @@ fn main() {
     if let Some(i) = args.iter().position(|a| a == "--child") {
         return child(&args[i + 1], quick);
     }
+    // `--write-jpeg PATH WIDTH HEIGHT [progressive]`: writes one of the photo-like inputs, for
+    // benchmarks of the whole server (bench/thumbnails.sh).
+    if let Some(i) = args.iter().position(|a| a == "--write-jpeg") {
+        let dim = |k: usize| args[i + k].parse::<u32>().expect("width and height");
+        let progressive = args.get(i + 4).is_some_and(|a| a == "progressive");
+        std::fs::write(&args[i + 1], photo_jpeg(dim(2), dim(3), progressive)).expect("write");
+        return;
+    }
     let runs = if quick { 5 } else { 40 };
     let limits = Limits::default();
     let sizes = default_sizes();

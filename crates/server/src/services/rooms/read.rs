@@ -181,7 +181,7 @@ impl Service {
                 let from = from.unwrap_or(current).min(upto);
                 let mut evs = self
                     .db
-                    .room_events_backwards(room_id, to.unwrap_or(0), from, limit)
+                    .room_events(room_id, (to.unwrap_or(0), from), limit, true)
                     .await?;
                 evs.truncate(limit as usize);
                 let end = (evs.len() as i64 == limit && limit > 0)
@@ -194,7 +194,7 @@ impl Service {
                 let bound = to.unwrap_or(current).min(upto);
                 let evs = self
                     .db
-                    .room_events_forwards(room_id, from, bound, limit)
+                    .room_events(room_id, (from, bound), limit, false)
                     .await?;
                 let end = evs.last().map(|e| token(e.stream_ordering));
                 (evs, from, end)

@@ -248,7 +248,7 @@ impl Service {
     ) -> RoomsResult<(Vec<EventRow>, bool)> {
         let mut events = self
             .db
-            .room_events_backwards(room_id, after, upto, limit + 1)
+            .room_events(room_id, (after, upto), limit + 1, true)
             .await?;
         let limited = events.len() as i64 > limit;
         events.truncate(limit as usize);
