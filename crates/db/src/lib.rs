@@ -13,6 +13,7 @@ mod directory;
 mod error;
 mod events;
 mod group_commit;
+mod listen;
 mod media;
 mod registration;
 mod room_media;
@@ -46,7 +47,6 @@ pub use rooms::{
     MemberRow, RoomRow,
     listing::{RoomFilter, RoomOrder},
 };
-pub use stream::StreamListener;
 pub use thumbnails::{NewThumbnail, ThumbnailRow, ThumbnailSet};
 pub use tokens::{Connection, TokenOwner};
 
@@ -66,7 +66,9 @@ enum Backend {
 pub struct Db {
     backend: Backend,
     caches: Arc<Caches>,
-    /// PostgreSQL: the task applying other instances' cache invalidations.
+    /// The newest stream position announced by any instance (PostgreSQL; see `listen.rs`).
+    announced: Arc<tokio::sync::watch::Sender<i64>>,
+    /// PostgreSQL: the task that hears other instances (cache invalidations, stream positions).
     listener: Option<tokio::task::AbortHandle>,
 }
 
@@ -155,10 +157,14 @@ impl Db {
                 .connect_with(opts)
                 .await?;
             let caches = Arc::new(Caches::new());
-            let listener = tokio::spawn(listen(pool.clone(), caches.clone())).abort_handle();
+            let announced = Arc::new(tokio::sync::watch::Sender::new(0));
+            let listener =
+                tokio::spawn(listen::run(pool.clone(), caches.clone(), announced.clone()))
+                    .abort_handle();
             Self {
                 backend: Backend::Postgres(pool),
                 caches,
+                announced,
                 listener: Some(listener),
             }
         } else {
@@ -190,6 +196,7 @@ impl Db {
                 reader,
             },
             caches: Arc::new(Caches::new()),
+            announced: Arc::new(tokio::sync::watch::Sender::new(0)),
             listener: None,
         })
     }
@@ -208,15 +215,22 @@ impl Db {
     /// PostgreSQL to the other instances too.
     async fn announce(&self, change: Change) {
         self.caches.apply(&change);
+        // If this fails, the other instances' entries still expire after the cache TTL.
+        self.pg_notify(cache::CHANNEL, change.encode()).await;
+    }
+
+    /// Sends a notification to every instance listening on PostgreSQL (nothing on SQLite, which
+    /// one instance uses alone). A failure is only logged: notifications are hints with a
+    /// fallback (expiry, timeouts) wherever they are used.
+    async fn pg_notify(&self, channel: &str, payload: String) {
         if let Backend::Postgres(pool) = &self.backend
             && let Err(e) = sqlx::query("SELECT pg_notify($1, $2)")
-                .bind(cache::CHANNEL)
-                .bind(change.encode())
+                .bind(channel)
+                .bind(payload)
                 .execute(pool)
                 .await
         {
-            // The other instances' entries expire after the cache TTL anyway.
-            tracing::warn!(error = %e, "could not notify other instances of a change");
+            tracing::warn!(error = %e, channel, "could not notify other instances");
         }
     }
 
@@ -240,41 +254,6 @@ impl Caches {
         Self {
             tokens: cache::Cache::new(),
             media: cache::Cache::new(),
-        }
-    }
-}
-
-/// Applies the changes other instances announce. Whenever the channel was not listened to, some
-/// may have been missed, so everything cached is dropped.
-async fn listen(pool: PgPool, caches: Arc<Caches>) {
-    let retry = Duration::from_secs(1);
-    while !pool.is_closed() {
-        let mut listener = match sqlx::postgres::PgListener::connect_with(&pool).await {
-            Ok(l) => l,
-            Err(e) => {
-                tracing::warn!(error = %e, "cache invalidation listener cannot connect; retrying");
-                tokio::time::sleep(retry).await;
-                continue;
-            }
-        };
-        if let Err(e) = listener.listen(cache::CHANNEL).await {
-            tracing::warn!(error = %e, "cannot LISTEN for cache invalidations; retrying");
-            tokio::time::sleep(retry).await;
-            continue;
-        }
-        caches.apply(&Change::All);
-        loop {
-            match listener.try_recv().await {
-                Ok(Some(n)) => caches.apply(&Change::decode(n.payload())),
-                // The connection was lost and re-established: notifications may be lost.
-                Ok(None) => caches.apply(&Change::All),
-                Err(e) => {
-                    tracing::warn!(error = %e, "cache invalidation listener failed; reconnecting");
-                    caches.apply(&Change::All);
-                    tokio::time::sleep(retry).await;
-                    break;
-                }
-            }
         }
     }
 }

@@ -1,10 +1,10 @@
 //! Wakes long-polling `/sync` requests when the stream moves.
 //!
 //! Writes made by this instance notify it directly. With PostgreSQL, [`relay_database`]
-//! forwards the positions that other instances announce (`LISTEN mxcd_stream`), so a `/sync`
+//! forwards the positions that other instances announce (`LISTEN mxcd_stream`, in the database layer), so a `/sync`
 //! waiting on one instance wakes for a message sent through another.
 
-use std::{sync::Arc, time::Duration};
+use std::sync::Arc;
 
 use mxcd_db::Db;
 use tokio::sync::watch;
@@ -42,28 +42,16 @@ impl Notifier {
     }
 }
 
-/// Forwards positions announced through the database (PostgreSQL) to `notifier`, forever.
-/// Returns at once on SQLite. Reconnects after errors, re-reading the position each time.
+/// Forwards positions announced through the database (PostgreSQL) to `notifier`, for as long
+/// as the database is open. Returns at once on SQLite.
 pub async fn relay_database(db: Db, notifier: Arc<Notifier>) {
+    let Some(mut announced) = db.stream_announcements() else {
+        return;
+    };
     loop {
-        match db.listen_stream().await {
-            Ok(None) => return,
-            Ok(Some(mut listener)) => {
-                if let Ok(pos) = db.stream_position().await {
-                    notifier.notify(pos);
-                }
-                loop {
-                    match listener.recv().await {
-                        Ok(pos) => notifier.notify(pos),
-                        Err(e) => {
-                            tracing::warn!(error = %e, "stream notifications interrupted");
-                            break;
-                        }
-                    }
-                }
-            }
-            Err(e) => tracing::warn!(error = %e, "cannot listen for stream notifications"),
+        notifier.notify(*announced.borrow_and_update());
+        if announced.changed().await.is_err() {
+            return;
         }
-        tokio::time::sleep(Duration::from_secs(1)).await;
     }
 }
