@@ -58,7 +58,7 @@ pub(crate) fn unused_new_key(key_holding_content: String, new: &NewBlob) -> Opti
 }
 
 impl BlobOutcome {
-    fn of(key_holding_content: String, new: &NewBlob) -> Self {
+    pub(crate) fn of(key_holding_content: String, new: &NewBlob) -> Self {
         if key_holding_content == new.storage_key {
             Self::Stored
         } else {

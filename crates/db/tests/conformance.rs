@@ -327,6 +327,11 @@ async fn media_blobs(db: &Db) {
     ));
 }
 
+fn rand_suffix() -> u64 {
+    use rand::RngExt as _;
+    rand::rng().random()
+}
+
 /// Many content writes at once (on SQLite they share group commits): each gets its own outcome,
 /// a failing write takes none of its neighbours down, and reference counts add up.
 async fn concurrent_media_writes(db: &Db) {
@@ -339,6 +344,77 @@ async fn concurrent_media_writes(db: &Db) {
         created_ts: 1,
         authenticated: false,
     };
+    // A clean batch: 20 uploads of 5 distinct contents, and 4 async uploads filled, at once.
+    for id in ["p0", "p1", "p2", "p3"] {
+        db.create_pending_media("c", id, "@bob:x", 1, i64::MAX, false)
+            .await
+            .unwrap();
+    }
+    let inserts = (0..20).map(|i| {
+        let db = db.clone();
+        let blob = NewBlob {
+            sha256: format!("{:064}", 100 + i % 5),
+            storage_key: format!("clean{i}"),
+            size: 10,
+        };
+        tokio::spawn(async move { db.insert_media(&media(format!("clean{i}")), &blob).await })
+    });
+    let fills = [0, 1, 2, 3].map(|p| {
+        let db = db.clone();
+        tokio::spawn(async move {
+            let blob = NewBlob {
+                sha256: format!("{:064}", 200 + p),
+                storage_key: format!("fill{p}-{}", rand_suffix()),
+                size: 3,
+            };
+            db.fill_pending_media("c", &format!("p{p}"), "image/png", Some("f.png"), &blob, 2)
+                .await
+        })
+    });
+    let mut stored = 0;
+    for w in inserts.collect::<Vec<_>>() {
+        if w.await.unwrap().unwrap() == BlobOutcome::Stored {
+            stored += 1;
+        }
+    }
+    assert_eq!(stored, 5, "one stored object per distinct content");
+    let mut fill_results = Vec::new();
+    for f in fills {
+        fill_results.push(f.await.unwrap().map_err(|e| e.kind()));
+    }
+    assert!(fill_results.iter().all(Result::is_ok), "{fill_results:?}");
+    let again = NewBlob {
+        sha256: format!("{:064}", 299),
+        storage_key: "fill-again".into(),
+        size: 1,
+    };
+    let refused = db
+        .fill_pending_media("c", "p3", "image/png", None, &again, 3)
+        .await;
+    assert_eq!(
+        refused.map_err(|e| e.kind()),
+        Err(ErrorKind::Conflict),
+        "filled once"
+    );
+    let filled = db.get_media("c", "p2").await.unwrap().unwrap();
+    assert_eq!(
+        (
+            filled.media_type.as_deref(),
+            filled.upload_name.as_deref(),
+            filled.media_length
+        ),
+        (Some("image/png"), Some("f.png"), Some(3))
+    );
+    assert!(filled.unused_expires_at.is_none());
+    assert_eq!(db.count_blobs().await.unwrap(), 9);
+    for i in 0..20 {
+        db.delete_media("c", &format!("clean{i}")).await.unwrap();
+    }
+    for p in 0..4 {
+        db.delete_media("c", &format!("p{p}")).await.unwrap();
+    }
+    assert_eq!(db.count_blobs().await.unwrap(), 0);
+
     // 40 uploads of 4 distinct contents; every 10th reuses the media ID of the one before it.
     let writes = (0..40).map(|i| {
         let db = db.clone();
