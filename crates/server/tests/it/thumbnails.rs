@@ -256,8 +256,51 @@ async fn unsupported_and_hostile_media(b: Backend) {
         }
         assert_eq!(r.err(400, "M_UNKNOWN"), no_thumbnails(&path), "{mtype}");
     }
+    // A GIF of 10,000 frames: thumbnails within the frame limit, promptly.
+    let gif: &'static [u8] = Box::leak(gif_with_frames(64, 64, 10_000).into_boxed_slice());
+    let started = std::time::Instant::now();
+    let id = upload(&s, &tok, gif, "image/gif", "").await;
+    let (status, ctype, body) = thumb(
+        &s,
+        &tok,
+        &id,
+        "width=32&height=32&method=crop&animated=true",
+    )
+    .await;
+    assert_eq!((status, ctype.as_str()), (StatusCode::OK, "image/webp"));
+    let frames = image::codecs::webp::WebPDecoder::new(std::io::Cursor::new(&body[..]))
+        .unwrap()
+        .into_frames()
+        .collect_frames()
+        .unwrap();
+    assert!((2..=250).contains(&frames.len()), "{} frames", frames.len());
+    eprintln!(
+        "10,000-frame GIF: upload and animated thumbnail in {:?}",
+        started.elapsed()
+    );
     // Still serving.
     s.get("/_matrix/client/versions", None).await.ok();
+}
+
+/// A GIF89a of `frames` 1×1 frames on a `width`×`height` canvas, each different from the one
+/// before (as in the imaging crate's hostile tests): tiny on disk, a full canvas per frame.
+fn gif_with_frames(width: u16, height: u16, frames: usize) -> Vec<u8> {
+    let mut gif = b"GIF89a".to_vec();
+    gif.extend_from_slice(&width.to_le_bytes());
+    gif.extend_from_slice(&height.to_le_bytes());
+    gif.extend_from_slice(&[0x81, 0, 0, 255, 0, 0, 0, 255, 0, 0, 0, 255, 255, 255, 255]);
+    gif.extend_from_slice(b"\x21\xFF\x0BNETSCAPE2.0\x03\x01\x00\x00\x00");
+    for i in 0..frames {
+        let x = (i % usize::from(width)) as u16;
+        gif.extend_from_slice(&[0x21, 0xF9, 0x04, 0x00, 2, 0, 0, 0, 0x2C]);
+        gif.extend_from_slice(&x.to_le_bytes());
+        gif.extend_from_slice(&[0, 0, 1, 0, 1, 0, 0, 0x02, 0x02]);
+        // LZW: clear, one index, end; the index flips on each pass over the row.
+        let flip = (i / usize::from(width)) % 2 == 1;
+        gif.extend_from_slice(&[if flip { 0x4C } else { 0x44 }, 0x01, 0x00]);
+    }
+    gif.push(0x3B);
+    gif
 }
 
 async fn method_and_configured_sizes(b: Backend) {
