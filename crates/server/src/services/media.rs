@@ -235,14 +235,17 @@ impl Service {
                 return Err(e.into());
             }
         }
-        self.thumbnail_new_media(&media_id).await;
+        self.thumbnail_new_media(&media_id, &media.media_type).await;
         Ok(format!("mxc://{}/{media_id}", self.server_name))
     }
 
     /// Pre-generates thumbnails for media that just got its content, before the upload is
     /// answered (as Synapse does), so a client's first thumbnail request finds them. A failure
     /// here does not fail the upload: the first thumbnail request tries again.
-    async fn thumbnail_new_media(&self, media_id: &str) {
+    async fn thumbnail_new_media(&self, media_id: &str, media_type: &str) {
+        if !mxcd_imaging::is_thumbnailable(media_type) {
+            return;
+        }
         let done = async {
             match self.db.get_media(&self.server_name, media_id).await? {
                 Some(row) => self.pregenerate(&row).await,
