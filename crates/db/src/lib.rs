@@ -18,6 +18,7 @@ mod media;
 mod registration;
 mod room_media;
 mod rooms;
+mod server_keys;
 mod stream;
 mod sync;
 #[cfg(feature = "test-support")]
@@ -47,6 +48,7 @@ pub use rooms::{
     MemberRow, RoomRow,
     listing::{RoomFilter, RoomOrder},
 };
+pub use server_keys::ServerKeyRow;
 pub use thumbnails::{NewThumbnail, ThumbnailRow, ThumbnailSet};
 pub use tokens::{Connection, TokenOwner};
 

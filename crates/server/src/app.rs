@@ -40,6 +40,21 @@ pub async fn serve(
         .await
 }
 
+/// Serves `app` over TLS on `listener` (the federation listener) until `shutdown` resolves.
+pub async fn serve_tls(
+    listener: crate::tls::TlsListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    use axum::serve::ListenerExt as _;
+    // `tap_io` gives the connection's peer address to handlers, as on the plain listener.
+    let listener = listener.tap_io(|_| {});
+    let service = app(state).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, service)
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
 /// Synapse's CORS headers, on every response; `OPTIONS` on any path is answered 204 here.
 async fn cors(req: Request, next: Next) -> Response {
     let mut res = if req.method() == Method::OPTIONS {

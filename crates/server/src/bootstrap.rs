@@ -32,7 +32,10 @@ impl DataDir {
             .map_err(|e| anyhow::anyhow!("cannot create data_dir {}: {e}", root.display()))?;
         let media = root.join("media");
         std::fs::create_dir_all(&media)?;
-        let signing_key = root.join("signing.key");
+        let signing_key = match &cfg.federation.signing_key_path {
+            Some(p) => absolute(p)?,
+            None => root.join("signing.key"),
+        };
         if !signing_key.exists() {
             let seed: [u8; 32] = rand::rng().random();
             let id = mxcd_types::random_string(4);

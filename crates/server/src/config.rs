@@ -3,6 +3,7 @@
 //! Key names follow Synapse's where Synapse has the same setting. Every key is documented in
 //! `mxcd.example.toml` at the repository root, which a test parses.
 
+mod federation;
 mod secret;
 
 use std::{net::SocketAddr, path::PathBuf};
@@ -14,6 +15,7 @@ use figment::{
 use mxcd_types::{ByteSize, Duration};
 use serde::{Deserialize, Serialize};
 
+pub use federation::{FederationConfig, OldSigningKey};
 pub use secret::Secret;
 
 /// The example configuration, shipped with the binary and checked by the tests.
@@ -69,8 +71,13 @@ pub struct Config {
     pub dynamic_thumbnails: bool,
     /// Images of at least this many pixels (width × height) get no thumbnails.
     pub max_image_pixels: ByteSize,
+    /// Remote servers whose media local users may not download (404), even when cached.
+    pub prevent_media_downloads_from: Vec<String>,
+    /// When set, only these servers may federate with this one, both ways.
+    pub federation_domain_whitelist: Option<Vec<String>>,
     pub database: DatabaseConfig,
     pub storage: StorageConfig,
+    pub federation: FederationConfig,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -204,12 +211,15 @@ impl Default for Config {
             .to_vec(),
             dynamic_thumbnails: false,
             max_image_pixels: ByteSize(32 * 1024 * 1024),
+            prevent_media_downloads_from: Vec::new(),
+            federation_domain_whitelist: None,
             database: DatabaseConfig {
                 url: None,
                 password: None,
                 password_file: None,
             },
             storage: StorageConfig::default(),
+            federation: FederationConfig::default(),
         }
     }
 }
@@ -306,6 +316,7 @@ impl Config {
                 ));
             }
         }
+        self.validate_federation()?;
         if let Some(base) = &self.public_baseurl
             && !(base.starts_with("https://") || base.starts_with("http://"))
         {
@@ -326,6 +337,14 @@ impl Config {
             ));
         }
         Ok(())
+    }
+
+    /// The federation TLS listener's address, if one is configured.
+    pub fn federation_listen_addr(&self) -> Option<SocketAddr> {
+        self.federation
+            .listen
+            .as_deref()
+            .and_then(|l| l.parse().ok())
     }
 
     pub fn listen_addr(&self) -> Result<SocketAddr, ConfigError> {

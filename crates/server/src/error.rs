@@ -191,6 +191,16 @@ impl From<crate::services::media::MediaError> for ApiError {
             E::NoThumbnails => Self::unknown(StatusCode::BAD_REQUEST, "Cannot find any thumbnails"),
             E::ThumbnailFailed => Self::unknown(StatusCode::BAD_REQUEST, e.to_string()),
             E::Internal(_) => Self::internal(e),
+            E::RemoteFailed => Self::unknown(StatusCode::BAD_GATEWAY, e.to_string()),
+            E::RemoteTooLarge(_) => {
+                Self::new(StatusCode::BAD_GATEWAY, "M_TOO_LARGE", e.to_string())
+            }
+            E::RemoteNotFound { errcode, error } => Self::new(
+                StatusCode::NOT_FOUND,
+                static_errcode(errcode.as_deref()),
+                error.unwrap_or_else(|| "Not found".into()),
+            ),
+            E::FederationDenied(_) => Self::forbidden(e.to_string()),
             E::RangeNotSatisfiable { .. } => Self::unknown(
                 StatusCode::RANGE_NOT_SATISFIABLE,
                 "Requested range not satisfiable",
@@ -201,6 +211,38 @@ impl From<crate::services::media::MediaError> for ApiError {
             ),
             E::Blob(b) => Self::internal(b),
             E::Db(d) => d.into(),
+        }
+    }
+}
+
+/// A remote server's errcode, passed on when it is one of the spec's (else `M_NOT_FOUND`).
+fn static_errcode(code: Option<&str>) -> &'static str {
+    const KNOWN: [&str; 8] = [
+        "M_NOT_FOUND",
+        "M_UNRECOGNIZED",
+        "M_FORBIDDEN",
+        "M_UNKNOWN",
+        "M_NOT_YET_UPLOADED",
+        "M_TOO_LARGE",
+        "M_UNAUTHORIZED",
+        "M_LIMIT_EXCEEDED",
+    ];
+    code.and_then(|c| KNOWN.iter().find(|k| **k == c))
+        .copied()
+        .unwrap_or("M_NOT_FOUND")
+}
+
+impl From<crate::services::federation::FederationError> for ApiError {
+    fn from(e: crate::services::federation::FederationError) -> Self {
+        use crate::services::federation::FederationError as E;
+        match e {
+            E::Unauthorized { status, message } => Self::new(
+                StatusCode::from_u16(status).unwrap_or(StatusCode::UNAUTHORIZED),
+                "M_UNAUTHORIZED",
+                message,
+            ),
+            E::NotWhitelisted(_) => Self::forbidden(e.to_string()),
+            other => Self::internal(other),
         }
     }
 }

@@ -13,27 +13,33 @@ pub mod ratelimit;
 mod routes;
 pub mod services;
 pub mod state;
+pub mod tls;
 
 use std::{net::SocketAddr, sync::Arc};
 
 use anyhow::Context as _;
 use mxcd_db::Db;
 use serde_json::json;
-use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
+use tokio::{net::TcpListener, sync::watch, task::JoinHandle};
 
 pub use crate::config::Config;
 use crate::{
     bootstrap::DataDir,
-    services::{accounts, media, notifier, profiles, registration, rooms, user_data, users},
+    services::{
+        accounts, federation, media, notifier, profiles, registration, rooms, user_data, users,
+    },
     state::{AppState, Discovery},
 };
 
 /// A running server: its address, and how to stop it.
 pub struct Running {
     pub addr: SocketAddr,
+    /// The federation TLS listener's address, when one is configured.
+    pub federation_addr: Option<SocketAddr>,
     pub data: DataDir,
-    shutdown: Option<oneshot::Sender<()>>,
+    shutdown: watch::Sender<bool>,
     task: JoinHandle<std::io::Result<()>>,
+    federation_task: Option<JoinHandle<std::io::Result<()>>>,
     db: Db,
     sweeper: JoinHandle<()>,
     flusher: JoinHandle<()>,
@@ -44,10 +50,11 @@ pub struct Running {
 impl Running {
     /// Stops accepting, finishes requests in flight, and closes the database.
     pub async fn stop(mut self) -> anyhow::Result<()> {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
+        let _ = self.shutdown.send(true);
         (&mut self.task).await??;
+        if let Some(t) = self.federation_task.take() {
+            t.await??;
+        }
         self.sweeper.abort();
         self.flusher.abort();
         self.relay.abort();
@@ -56,6 +63,11 @@ impl Running {
         }
         self.db.close().await;
         Ok(())
+    }
+
+    /// The media service, for tests and tools that look inside.
+    pub fn media(&self) -> &Arc<media::Service> {
+        &self.media
     }
 
     /// Resolves when the server ends on its own (it only does on error).
@@ -77,7 +89,8 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
     let store = open_store(&cfg, &data).await?;
     let notifier = Arc::new(notifier::Notifier::new(db.stream_position().await?));
     let relay = tokio::spawn(notifier::relay_database(db.clone(), notifier.clone()));
-    let state = build_state(&cfg, db.clone(), secret, store, notifier);
+    let signing_key = Arc::new(federation::SigningKey::load(&data.signing_key)?);
+    let state = build_state(&cfg, db.clone(), secret, store, notifier, signing_key)?;
     let sweeper = tokio::spawn(sweep_periodically(
         state.media.clone(),
         cfg.storage.sweep_interval.to_std(),
@@ -93,22 +106,89 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
         .await
         .with_context(|| format!("cannot listen on {addr}"))?;
     let addr = listener.local_addr()?;
-    let (tx, rx) = oneshot::channel();
-    let task = tokio::spawn(app::serve(listener, state, async {
-        let _ = rx.await;
-    }));
+    let (shutdown, rx) = watch::channel(false);
+    let stopped = |mut rx: watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|stop| *stop).await;
+    };
+    let (federation_addr, federation_task) = match start_federation_listener(&cfg).await? {
+        Some(l) => {
+            let fed_addr = axum::serve::Listener::local_addr(&l)?;
+            let task = tokio::spawn(app::serve_tls(l, state.clone(), stopped(rx.clone())));
+            (Some(fed_addr), Some(task))
+        }
+        None => (None, None),
+    };
+    let task = tokio::spawn(app::serve(listener, state, stopped(rx)));
+    if let Some(a) = federation_addr {
+        tracing::info!("federation (TLS) listening on https://{a}");
+    }
     announce(&cfg, &data, &db_url, addr, &db).await;
     Ok(Running {
         addr,
+        federation_addr,
         data,
-        shutdown: Some(tx),
+        shutdown,
         task,
+        federation_task,
         db,
         sweeper,
         flusher,
         relay,
         media,
     })
+}
+
+/// Binds the federation TLS listener, when one is configured.
+async fn start_federation_listener(cfg: &Config) -> anyhow::Result<Option<tls::TlsListener>> {
+    let Some(addr) = cfg.federation_listen_addr() else {
+        return Ok(None);
+    };
+    let f = &cfg.federation;
+    let (Some(cert), Some(key)) = (&f.tls_certificate_path, &f.tls_private_key_path) else {
+        anyhow::bail!("federation.listen needs a certificate and a key");
+    };
+    let tls = tls::server_config(cert, key)?;
+    let tcp = TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr}"))?;
+    Ok(Some(tls::TlsListener::new(tcp, tls)?))
+}
+
+/// The federation service and the outgoing client media fetches use.
+fn federation_services(
+    cfg: &Config,
+    db: &Db,
+    key: Arc<federation::SigningKey>,
+) -> anyhow::Result<(Arc<federation::Service>, Arc<federation::Client>)> {
+    let f = &cfg.federation;
+    let client = Arc::new(federation::Client::new(
+        &cfg.server_name,
+        key.clone(),
+        federation::ClientSettings {
+            verify_certificates: f.verify_certificates,
+            ip_filter: federation::IpFilter::new(&f.ip_range_blacklist, &f.ip_range_whitelist)
+                .map_err(anyhow::Error::msg)?,
+            request_timeout: f.request_timeout.to_std(),
+            connect_timeout: f.connect_timeout.to_std(),
+        },
+    )?);
+    let whitelist = cfg
+        .federation_domain_whitelist
+        .as_ref()
+        .map(|w| w.iter().cloned().collect());
+    let keyring = federation::Keyring::new(db.clone(), client.clone(), key.clone(), whitelist);
+    let old_keys = f
+        .old_signing_keys
+        .iter()
+        .map(|(id, k)| federation::OldKey {
+            key_id: id.clone(),
+            public_key: k.key.clone(),
+            expired_ts: k.expired_ts,
+        })
+        .collect();
+    let validity = i64::try_from(f.key_refresh_interval.as_millis()).unwrap_or(i64::MAX);
+    let service = federation::Service::new(&cfg.server_name, key, old_keys, validity, keyring);
+    Ok((Arc::new(service), client))
 }
 
 /// Writes batched download times every `interval`.
@@ -169,7 +249,9 @@ fn build_state(
     secret: config::Secret,
     store: Arc<dyn mxcd_blob::BlobStore>,
     notifier: Arc<notifier::Notifier>,
-) -> AppState {
+    signing_key: Arc<federation::SigningKey>,
+) -> anyhow::Result<AppState> {
+    let (federation, client) = federation_services(cfg, &db, signing_key)?;
     let lifetime = cfg.session_lifetime.map(|d| d.as_millis());
     let accounts = Arc::new(accounts::Service::new(
         db.clone(),
@@ -181,7 +263,8 @@ fn build_state(
         requires_token: cfg.registration_requires_token,
     };
     let rooms = Arc::new(rooms::Service::new(db.clone(), &cfg.server_name, notifier));
-    AppState {
+    Ok(AppState {
+        federation,
         profiles: Arc::new(profiles::Service::new(db.clone(), rooms.clone())),
         user_data: Arc::new(user_data::Service::new(db.clone(), &cfg.server_name)),
         rooms,
@@ -210,11 +293,19 @@ fn build_state(
                 max_pending: i64::from(cfg.max_pending_media_uploads),
                 expire_after_ms: i64::try_from(cfg.unused_expiration_time.as_millis())
                     .unwrap_or(i64::MAX),
+            })
+            .with_remote(media::RemotePolicy {
+                client: Some(client),
+                prevent_downloads_from: cfg.prevent_media_downloads_from.iter().cloned().collect(),
+                domain_whitelist: cfg
+                    .federation_domain_whitelist
+                    .as_ref()
+                    .map(|w| w.iter().cloned().collect()),
             }),
         ),
         accounts,
         discovery: Arc::new(discovery(cfg)),
-    }
+    })
 }
 
 fn thumbnail_settings(cfg: &Config) -> media::ThumbnailSettings {

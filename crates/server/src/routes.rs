@@ -3,6 +3,7 @@
 mod account;
 pub(crate) mod admin;
 mod discovery;
+pub(crate) mod federation;
 mod login;
 mod media;
 mod profile;
@@ -20,6 +21,7 @@ pub(crate) const CLIENT_PREFIXES: [&str; 2] = ["/_matrix/client/r0", "/_matrix/c
 pub(crate) fn router() -> Router<AppState> {
     Router::new()
         .merge(discovery::router())
+        .merge(federation::router())
         .merge(login::router())
         .merge(account::router())
         .merge(register::router())

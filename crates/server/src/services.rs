@@ -1,6 +1,7 @@
 //! Services: the application logic between the HTTP routes and storage. No axum types here.
 
 pub mod accounts;
+pub mod federation;
 pub mod media;
 pub mod notifier;
 pub mod profiles;

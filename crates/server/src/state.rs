@@ -4,7 +4,9 @@ use std::sync::Arc;
 
 use axum::extract::FromRef;
 
-use crate::services::{accounts, media, profiles, registration, rooms, user_data, users};
+use crate::services::{
+    accounts, federation, media, profiles, registration, rooms, user_data, users,
+};
 
 /// Settings the client-facing discovery endpoints answer with.
 #[derive(Debug, Default)]
@@ -27,4 +29,5 @@ pub struct AppState {
     pub profiles: Arc<profiles::Service>,
     pub user_data: Arc<user_data::Service>,
     pub discovery: Arc<Discovery>,
+    pub federation: Arc<federation::Service>,
 }

@@ -21,6 +21,13 @@ fn example_documents_every_key() {
     let v = serde_json::to_value(Config::default()).unwrap();
     let mut keys: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
     keys.extend(
+        v["federation"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(|k| format!("federation.{k}")),
+    );
+    keys.extend(
         v["database"]
             .as_object()
             .unwrap()

@@ -1,6 +1,7 @@
 //! The media repository's client endpoints: upload, download, config.
 
 mod download;
+mod federation;
 mod headers;
 mod thumbnail;
 mod upload;
@@ -14,4 +15,5 @@ pub(super) fn router() -> Router<AppState> {
         .merge(upload::router())
         .merge(download::router())
         .merge(thumbnail::router())
+        .merge(federation::router())
 }

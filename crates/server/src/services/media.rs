@@ -2,10 +2,12 @@
 
 mod access;
 mod pending;
+mod remote;
 mod sweep;
 mod thumbnails;
 
 pub use pending::Claim;
+pub use remote::{RemotePolicy, RemoteRequest};
 pub use sweep::SweepReport;
 pub use thumbnails::{Served, ThumbnailRequest, ThumbnailSettings};
 
@@ -53,6 +55,21 @@ pub enum MediaError {
     /// Making a thumbnail on demand failed (unsupported, undecodable or too large).
     #[error("Failed to generate thumbnail.")]
     ThumbnailFailed,
+    /// A remote server's media could not be fetched (502 `M_UNKNOWN`).
+    #[error("Failed to fetch remote media")]
+    RemoteFailed,
+    /// A remote server's media is larger than `max_upload_size` (502 `M_TOO_LARGE`).
+    #[error("Requested file is too large > {0} bytes")]
+    RemoteTooLarge(u64),
+    /// The remote server answered 404; its errcode and message are passed on.
+    #[error("remote media not found")]
+    RemoteNotFound {
+        errcode: Option<String>,
+        error: Option<String>,
+    },
+    /// `federation_domain_whitelist` does not list the media's server (403 `M_FORBIDDEN`).
+    #[error("Federation denied with {0}.")]
+    FederationDenied(String),
     #[error("{0}")]
     Internal(String),
     #[error("range not satisfiable for {size} bytes")]
@@ -124,6 +141,10 @@ pub struct Service {
     /// `rc_media_create`: how fast one user may create media IDs.
     create_limiter: Option<Ratelimiter>,
     thumbs: thumbnails::Thumbnailer,
+    /// Fetching other servers' media.
+    remote: RemotePolicy,
+    /// How many remote fetches this instance started.
+    remote_fetches: std::sync::atomic::AtomicU64,
 }
 
 /// A media ID as Synapse makes them: 24 random ASCII letters.
@@ -155,6 +176,8 @@ impl Service {
             quotas: Vec::new(),
             create_limiter: None,
             thumbs: thumbnails::Thumbnailer::new(ThumbnailSettings::default()),
+            remote: RemotePolicy::default(),
+            remote_fetches: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
@@ -235,19 +258,20 @@ impl Service {
                 return Err(e.into());
             }
         }
-        self.thumbnail_new_media(&media_id, &media.media_type).await;
+        self.thumbnail_new_media(&self.server_name, &media_id, &media.media_type)
+            .await;
         Ok(format!("mxc://{}/{media_id}", self.server_name))
     }
 
     /// Pre-generates thumbnails for media that just got its content, before the upload is
     /// answered (as Synapse does), so a client's first thumbnail request finds them. A failure
     /// here does not fail the upload: the first thumbnail request tries again.
-    async fn thumbnail_new_media(&self, media_id: &str, media_type: &str) {
+    async fn thumbnail_new_media(&self, origin: &str, media_id: &str, media_type: &str) {
         if !mxcd_imaging::is_thumbnailable(media_type) {
             return;
         }
         let done = async {
-            match self.db.get_media(&self.server_name, media_id).await? {
+            match self.db.get_media(origin, media_id).await? {
                 Some(row) => self.pregenerate(&row).await,
                 None => Ok(()),
             }

@@ -202,6 +202,17 @@ impl TestServer {
         self.running = Some(running);
     }
 
+    /// Stops the server (its data stays until the value is dropped).
+    pub(crate) async fn stop(&mut self) {
+        if let Some(r) = self.running.take() {
+            r.stop().await.unwrap();
+        }
+    }
+
+    pub(crate) fn running(&self) -> &Running {
+        self.running.as_ref().expect("running")
+    }
+
     pub(crate) fn database_url(&self) -> String {
         self.cfg.database_url()
     }

@@ -136,7 +136,8 @@ async fn serve(
     } = req;
     let uri = &uri;
     let wait = wait_timeout(&q)?;
-    let row = find(m, &p.server, &p.id, authenticated, wait, uri).await?;
+    let allow_remote = q.bool("allow_remote")?.unwrap_or(true);
+    let row = find(m, &p.server, &p.id, authenticated, allow_remote, wait, uri).await?;
     let mut res = Response::new(Body::empty());
     set_download_headers(res.headers_mut());
     if etag_matches(&headers) {
@@ -203,23 +204,30 @@ pub(super) fn not_found(uri: &Uri) -> ApiError {
 }
 
 /// The media item a download or thumbnail request names, after every check that makes it 404
-/// (waiting up to `wait` for pending content).
+/// (waiting up to `wait` for pending content). Other servers' media is fetched over federation
+/// unless it is cached (or `allow_remote=false`).
 pub(super) async fn find(
     m: &media::Service,
     server: &str,
     id: &str,
     authenticated: bool,
+    allow_remote: bool,
     wait: std::time::Duration,
     uri: &Uri,
 ) -> ApiResult<mxcd_db::MediaRow> {
-    // Remote media arrives with federation; until then other servers' media is not found here.
-    if server != m.server_name() {
-        return Err(not_found(uri));
-    }
-    m.find_waiting(server, id, authenticated, wait)
-        .await
-        .map_err(|e| match e {
-            MediaError::NotFound => not_found(uri),
-            other => other.into(),
-        })
+    let found = if server == m.server_name() {
+        m.find_waiting(server, id, authenticated, wait).await
+    } else if ruma::ServerName::parse(server).is_err() {
+        Err(MediaError::NotFound)
+    } else {
+        let req = media::RemoteRequest {
+            authenticated,
+            allow_remote,
+        };
+        m.find_remote(server, id, req).await
+    };
+    found.map_err(|e| match e {
+        MediaError::NotFound => not_found(uri),
+        other => other.into(),
+    })
 }

@@ -61,7 +61,7 @@ async fn get_content_thumbnail_legacy(
 }
 
 /// Synapse's query parsing, in its order: `width`, `height`, `method`, `animated`.
-fn thumbnail_request(q: &QueryParams) -> ApiResult<ThumbnailRequest> {
+pub(super) fn thumbnail_request(q: &QueryParams) -> ApiResult<ThumbnailRequest> {
     // Sizes past u32 cannot be met anyway; they select the largest thumbnail, or fail to
     // generate, as in Synapse.
     let size = |v: i64| u32::try_from(v).unwrap_or(u32::MAX);
@@ -83,7 +83,8 @@ async fn serve(
 ) -> ApiResult<Response> {
     let req = thumbnail_request(q)?;
     let wait = wait_timeout(q)?;
-    let row = find(m, server, id, authenticated, wait, uri).await?;
+    let allow_remote = q.bool("allow_remote")?.unwrap_or(true);
+    let row = find(m, server, id, authenticated, allow_remote, wait, uri).await?;
     let mut res = Response::new(Body::empty());
     set_file_headers(res.headers_mut());
     if etag_matches(headers) {
@@ -109,7 +110,7 @@ async fn serve(
 }
 
 /// Synapse's answer when the media has no thumbnails and none are made on demand.
-fn no_thumbnails(uri: &Uri) -> ApiError {
+pub(super) fn no_thumbnails(uri: &Uri) -> ApiError {
     ApiError::unknown(
         StatusCode::BAD_REQUEST,
         format!(

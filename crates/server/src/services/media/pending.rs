@@ -91,12 +91,14 @@ impl Service {
             .await;
         match filled {
             Ok(BlobOutcome::Stored) => {
-                self.thumbnail_new_media(&claim.media_id, &up.media_type).await;
+                self.thumbnail_new_media(&self.server_name, &claim.media_id, &up.media_type)
+                    .await;
                 Ok(())
             }
             Ok(BlobOutcome::Duplicate { .. }) => {
                 self.discard(&stored.key).await;
-                self.thumbnail_new_media(&claim.media_id, &up.media_type).await;
+                self.thumbnail_new_media(&self.server_name, &claim.media_id, &up.media_type)
+                    .await;
                 Ok(())
             }
             Err(e) => {

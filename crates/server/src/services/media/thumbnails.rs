@@ -345,7 +345,7 @@ impl Service {
 
     /// Waits for any other computation under `key` to finish, then holds it; the caller checks
     /// again whether the work is still to do.
-    async fn flight(&self, key: String) -> OwnedMutexGuard<()> {
+    pub(super) async fn flight(&self, key: String) -> OwnedMutexGuard<()> {
         let lock = {
             let mut flights = self
                 .thumbs
