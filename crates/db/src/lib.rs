@@ -19,6 +19,7 @@ mod registration;
 mod room_media;
 mod rooms;
 mod server_keys;
+mod statistics;
 mod stream;
 mod sync;
 #[cfg(feature = "test-support")]
@@ -49,6 +50,10 @@ pub use rooms::{
     listing::{RoomFilter, RoomOrder},
 };
 pub use server_keys::ServerKeyRow;
+pub use statistics::{
+    MediaTotals, RoomMediaOrder, RoomMediaUsage, RoomSize, Tally, UserMediaOrder, UserMediaQuery,
+    UserMediaUsage,
+};
 pub use thumbnails::{NewThumbnail, ThumbnailRow, ThumbnailSet};
 pub use tokens::{Connection, TokenOwner};
 

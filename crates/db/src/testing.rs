@@ -113,3 +113,115 @@ mod tests {
         );
     }
 }
+
+/// Raw SQL for tests that check the database against a recomputation from its rows.
+impl crate::Db {
+    /// Runs a statement on the writer.
+    pub async fn test_execute(&self, sql: &str) {
+        crate::writer!(self, |p| {
+            sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()))
+                .execute(p)
+                .await
+                .unwrap();
+        });
+    }
+
+    /// Rows of two text columns.
+    pub async fn test_query_pairs(&self, sql: &str) -> Vec<(String, String)> {
+        crate::read!(self, |p| sqlx::query_as(sqlx::AssertSqlSafe(
+            sql.to_owned()
+        ))
+        .fetch_all(p)
+        .await
+        .unwrap())
+    }
+
+    /// Rows of a text, a bigint and a nullable bigint column.
+    pub async fn test_query_triples(&self, sql: &str) -> Vec<(String, i64, Option<i64>)> {
+        crate::read!(self, |p| sqlx::query_as(sqlx::AssertSqlSafe(
+            sql.to_owned()
+        ))
+        .fetch_all(p)
+        .await
+        .unwrap())
+    }
+
+    /// Each room's size as migration 0009 defines it, computed from the rows now.
+    pub async fn test_room_sizes_from_scratch(&self) -> Vec<(String, i64)> {
+        fn size(cols: &[&str], overhead: i64) -> String {
+            let parts: Vec<String> = cols
+                .iter()
+                .map(|c| format!("COALESCE(octet_length({c}), 0)"))
+                .collect();
+            format!("{overhead} + {}", parts.join(" + "))
+        }
+        let tables = [
+            (
+                "events",
+                size(
+                    &[
+                        "room_id",
+                        "event_id",
+                        "type",
+                        "state_key",
+                        "sender",
+                        "content",
+                        "redacts",
+                        "redacted_by",
+                        "replaces_state",
+                        "prev_content",
+                        "txn_device",
+                        "txn_id",
+                    ],
+                    64,
+                ),
+            ),
+            (
+                "room_state",
+                size(&["room_id", "type", "state_key", "event_id"], 32),
+            ),
+            (
+                "room_members",
+                size(
+                    &[
+                        "room_id",
+                        "user_id",
+                        "membership",
+                        "event_id",
+                        "sender",
+                        "displayname",
+                        "avatar_url",
+                    ],
+                    40,
+                ),
+            ),
+            (
+                "room_media",
+                size(
+                    &[
+                        "room_id",
+                        "event_id",
+                        "event_type",
+                        "field",
+                        "origin",
+                        "media_id",
+                    ],
+                    32,
+                ),
+            ),
+        ];
+        let union: Vec<String> = tables
+            .iter()
+            .map(|(t, s)| format!("SELECT room_id, {s} AS bytes FROM {t}"))
+            .collect();
+        let sql = format!(
+            "SELECT room_id, CAST(SUM(bytes) AS BIGINT) FROM ({}) s GROUP BY room_id \
+             HAVING SUM(bytes) > 0",
+            union.join(" UNION ALL ")
+        );
+        crate::read!(self, |p| sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .fetch_all(p)
+            .await
+            .unwrap())
+    }
+}
