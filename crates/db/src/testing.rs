@@ -96,24 +96,6 @@ impl Drop for PgTestDb {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn database_name_is_replaced() {
-        assert_eq!(
-            rewrite_database("postgres://u@h:5432/postgres", "x"),
-            "postgres://u@h:5432/x"
-        );
-        assert_eq!(rewrite_database("postgres://u@h", "x"), "postgres://u@h/x");
-        assert_eq!(
-            rewrite_database("postgres://u:p@h/db?sslmode=disable", "x"),
-            "postgres://u:p@h/x?sslmode=disable"
-        );
-    }
-}
-
 /// Raw SQL for tests that check the database against a recomputation from its rows.
 impl crate::Db {
     /// Runs a statement on the writer.
@@ -223,5 +205,23 @@ impl crate::Db {
             .fetch_all(p)
             .await
             .unwrap())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_name_is_replaced() {
+        assert_eq!(
+            rewrite_database("postgres://u@h:5432/postgres", "x"),
+            "postgres://u@h:5432/x"
+        );
+        assert_eq!(rewrite_database("postgres://u@h", "x"), "postgres://u@h/x");
+        assert_eq!(
+            rewrite_database("postgres://u:p@h/db?sslmode=disable", "x"),
+            "postgres://u:p@h/x?sslmode=disable"
+        );
     }
 }

@@ -26,7 +26,8 @@ pub use crate::config::Config;
 use crate::{
     bootstrap::DataDir,
     services::{
-        accounts, federation, media, notifier, profiles, registration, rooms, user_data, users,
+        accounts, federation, media, notifier, profiles, registration, rooms, statistics,
+        user_data, users,
     },
     state::{AppState, Discovery},
 };
@@ -266,6 +267,7 @@ fn build_state(
     Ok(AppState {
         federation,
         profiles: Arc::new(profiles::Service::new(db.clone(), rooms.clone())),
+        statistics: Arc::new(statistics::Service::new(db.clone(), &cfg.server_name)),
         user_data: Arc::new(user_data::Service::new(db.clone(), &cfg.server_name)),
         rooms,
         registration: Arc::new(registration::Service::new(db.clone(), Some(secret), policy)),

@@ -7,5 +7,6 @@ pub mod notifier;
 pub mod profiles;
 pub mod registration;
 pub mod rooms;
+pub mod statistics;
 pub mod user_data;
 pub mod users;

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use axum::extract::FromRef;
 
 use crate::services::{
-    accounts, federation, media, profiles, registration, rooms, user_data, users,
+    accounts, federation, media, profiles, registration, rooms, statistics, user_data, users,
 };
 
 /// Settings the client-facing discovery endpoints answer with.
@@ -30,4 +30,5 @@ pub struct AppState {
     pub user_data: Arc<user_data::Service>,
     pub discovery: Arc<Discovery>,
     pub federation: Arc<federation::Service>,
+    pub statistics: Arc<statistics::Service>,
 }

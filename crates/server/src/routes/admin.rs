@@ -3,6 +3,7 @@
 pub(crate) mod register;
 mod registration_tokens;
 mod rooms;
+mod statistics;
 mod user_json;
 mod users;
 mod whois;
@@ -17,6 +18,7 @@ pub(super) fn router() -> Router<AppState> {
         .merge(register::router())
         .merge(registration_tokens::router())
         .merge(rooms::router())
+        .merge(statistics::router())
         .merge(users::router())
         .merge(whois::router())
 }

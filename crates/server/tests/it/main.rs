@@ -24,6 +24,7 @@ mod rooms_directory;
 mod rooms_membership;
 mod rooms_messages;
 mod shared_secret;
+mod statistics;
 mod synapse;
 mod sync;
 mod sync_long_poll;
