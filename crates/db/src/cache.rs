@@ -59,7 +59,10 @@ impl Change {
         if let Some(lines) = payload.strip_prefix("M\n") {
             let items: Option<Vec<(String, String)>> = lines
                 .split('\n')
-                .map(|l| l.split_once('\t').map(|(o, m)| (o.to_owned(), m.to_owned())))
+                .map(|l| {
+                    l.split_once('\t')
+                        .map(|(o, m)| (o.to_owned(), m.to_owned()))
+                })
                 .collect();
             return items.map_or(Self::All, Self::MediaBatch);
         }

@@ -38,8 +38,9 @@ macro_rules! release_blobs {
                          RETURNING sha256, refcount, storage_key",
                         placeholders(2, chunk.len())
                     );
-                    let mut q = sqlx::query_as::<_, (String, i64, String)>(sqlx::AssertSqlSafe(sql))
-                        .bind(n);
+                    let mut q =
+                        sqlx::query_as::<_, (String, i64, String)>(sqlx::AssertSqlSafe(sql))
+                            .bind(n);
                     for sha in chunk {
                         q = q.bind(sha);
                     }
@@ -54,7 +55,9 @@ macro_rules! release_blobs {
             for chunk in gone.chunks(CHUNK) {
                 let list = placeholders(1, chunk.len());
                 // Thumbnails of content that is gone can never be asked for again.
-                let sql = format!("DELETE FROM thumbnails WHERE source_sha256 IN ({list}) RETURNING sha256");
+                let sql = format!(
+                    "DELETE FROM thumbnails WHERE source_sha256 IN ({list}) RETURNING sha256"
+                );
                 let mut q = sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(sql));
                 for sha in chunk {
                     q = q.bind(sha);

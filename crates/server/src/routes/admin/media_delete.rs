@@ -31,7 +31,10 @@ pub(super) fn router() -> Router<crate::state::AppState> {
             "/_synapse/admin/v1/media/{server_name}/delete",
             post(delete_old_media_legacy),
         )
-        .route("/_synapse/admin/v1/purge_media_cache", post(purge_media_cache))
+        .route(
+            "/_synapse/admin/v1/purge_media_cache",
+            post(purge_media_cache),
+        )
 }
 
 fn not_local_media() -> ApiError {

@@ -1,0 +1,461 @@
+//! `DELETE /_synapse/admin/v1/media/{server}/{id}` and delete-by-date (`POST …/media/delete`,
+//! legacy `POST …/media/{server}/delete`): reference §1.11, §1.12, §3 and their Part 5 lines.
+
+use mxcd_types::time::now_ms;
+use reqwest::Method;
+use serde_json::json;
+
+use crate::{
+    harness::{Backend, Res, Storage, TestServer, enc},
+    media::{fetch, upload},
+    rooms::{V3, create_room},
+};
+
+crate::backend_tests!(
+    auth_lines,
+    delete_by_id,
+    delete_by_id_ignores_quarantine_and_protection,
+    routing_quirks,
+    delete_by_date_parameters,
+    delete_by_date_age_and_size,
+    delete_by_date_exclusions,
+    delete_by_date_keeps_avatars
+);
+crate::storage_tests!(dedup_then_delete);
+
+pub(crate) const PNG: &[u8] = include_bytes!("../../../../tests/fixtures/palette.png");
+const ADMIN_PATHS: [(&str, &str); 7] = [
+    (
+        "DELETE",
+        "/_synapse/admin/v1/media/test.local/abcdefghijklmnopqrstuvwx",
+    ),
+    ("POST", "/_synapse/admin/v1/media/delete?before_ts=-1"),
+    (
+        "POST",
+        "/_synapse/admin/v1/media/test.local/delete?before_ts=1",
+    ),
+    ("POST", "/_synapse/admin/v1/purge_media_cache?before_ts=-5"),
+    (
+        "GET",
+        "/_synapse/admin/v1/users/@x:test.local/media?limit=-5",
+    ),
+    (
+        "DELETE",
+        "/_synapse/admin/v1/users/@x:test.local/media?order_by=bar",
+    ),
+    ("GET", "/_synapse/admin/v1/users/@nobody:elsewhere/media"),
+];
+
+/// Runs one SQL statement built at run time.
+pub(crate) async fn exec(s: &TestServer, sql: String) {
+    s.sql(Box::leak(sql.into_boxed_str())).await;
+}
+
+pub(crate) async fn count(s: &TestServer, sql: String) -> i64 {
+    s.sql_i64(Box::leak(sql.into_boxed_str())).await
+}
+
+pub(crate) async fn call(s: &TestServer, method: &str, path: &str, token: Option<&str>) -> Res {
+    let m = Method::from_bytes(method.as_bytes()).unwrap();
+    s.req(m, path, token, None).await
+}
+
+/// The status of a client v1 download of a local item.
+pub(crate) async fn download_status(s: &TestServer, token: &str, id: &str) -> u16 {
+    let path = format!("/_matrix/client/v1/media/download/test.local/{id}");
+    fetch(s, &path, Some(token), &[]).await.0.as_u16()
+}
+
+/// Distinct media uploads: `n` bytes of `fill` each, as text.
+pub(crate) fn bytes_of(n: usize, fill: u8) -> &'static [u8] {
+    Box::leak(vec![fill; n].into_boxed_slice())
+}
+
+/// No token, a bad token, a non-admin token (even with invalid parameters): every endpoint of
+/// this part answers 401/401/403 before looking at its parameters.
+async fn auth_lines(b: Backend) {
+    let s = TestServer::start(b).await;
+    let (_, user) = s.register("plain", "pw", false).await;
+    for (method, path) in ADMIN_PATHS {
+        call(&s, method, path, None)
+            .await
+            .err(401, "M_MISSING_TOKEN");
+        let r = call(&s, method, path, Some("mxcd_not_a_token")).await;
+        r.err(401, "M_UNKNOWN_TOKEN");
+        assert_eq!(r.body["soft_logout"], false);
+        let r = call(&s, method, path, Some(&user)).await;
+        assert_eq!(
+            r.err(403, "M_FORBIDDEN"),
+            "You are not a server admin",
+            "{path}"
+        );
+    }
+}
+
+async fn delete_by_id(b: Backend) {
+    let s = TestServer::start(b).await;
+    let (_, admin) = s.register("root", "pw", true).await;
+    let r = call(
+        &s,
+        "DELETE",
+        "/_synapse/admin/v1/media/test.local/nosuchmedia",
+        Some(&admin),
+    )
+    .await;
+    assert_eq!(r.err(404, "M_NOT_FOUND"), "Unknown media");
+    let id = upload(&s, &admin, PNG, "image/png", "?filename=a.png").await;
+    let path = format!("/_synapse/admin/v1/media/unknown_domain/{id}");
+    let r = call(&s, "DELETE", &path, Some(&admin)).await;
+    assert_eq!(r.err(400, "M_UNKNOWN"), "Can only delete local media");
+    assert_eq!(
+        download_status(&s, &admin, &id).await,
+        200,
+        "the check came first"
+    );
+    let thumb = format!("/_matrix/client/v1/media/thumbnail/test.local/{id}?width=32&height=32");
+    assert_eq!(fetch(&s, &thumb, Some(&admin), &[]).await.0, 200);
+    let keys = s.sql_strings("SELECT storage_key FROM blobs").await;
+    assert!(keys.len() > 1, "content and thumbnails: {keys:?}");
+
+    let path = format!("/_synapse/admin/v1/media/test.local/{id}");
+    let r = call(&s, "DELETE", &path, Some(&admin)).await;
+    assert_eq!(r.ok(), &json!({"deleted_media": [id], "total": 1}));
+    // Gone at once on every path, through the download cache too.
+    assert_eq!(download_status(&s, &admin, &id).await, 404);
+    let legacy = format!("/_matrix/media/v3/download/test.local/{id}");
+    assert_eq!(fetch(&s, &legacy, None, &[]).await.0, 404);
+    assert_eq!(fetch(&s, &thumb, Some(&admin), &[]).await.0, 404);
+    let r = call(&s, "DELETE", &path, Some(&admin)).await;
+    r.err(404, "M_NOT_FOUND");
+    // Bytes and thumbnails left the store.
+    assert_eq!(s.sql_i64("SELECT COUNT(*) FROM blobs").await, 0);
+    assert_eq!(s.sql_i64("SELECT COUNT(*) FROM thumbnails").await, 0);
+    let store = s.blob_store().await;
+    assert!(store.list().await.unwrap().is_empty());
+}
+
+async fn delete_by_id_ignores_quarantine_and_protection(b: Backend) {
+    let s = TestServer::start(b).await;
+    let (_, admin) = s.register("root", "pw", true).await;
+    let q = upload(&s, &admin, b"quarantined", "text/plain", "").await;
+    let p = upload(&s, &admin, b"protected", "text/plain", "").await;
+    exec(
+        &s,
+        format!("UPDATE media SET quarantined_by = '@root:test.local' WHERE media_id = '{q}'"),
+    )
+    .await;
+    exec(
+        &s,
+        format!("UPDATE media SET safe_from_quarantine = TRUE WHERE media_id = '{p}'"),
+    )
+    .await;
+    for id in [&q, &p] {
+        let path = format!("/_synapse/admin/v1/media/test.local/{id}");
+        let r = call(&s, "DELETE", &path, Some(&admin)).await;
+        assert_eq!(r.ok()["total"], 1);
+    }
+    assert_eq!(s.sql_i64("SELECT COUNT(*) FROM media").await, 0);
+}
+
+/// `GET`/`DELETE` on the legacy delete path hit its POST-only route: 405, as in Synapse.
+async fn routing_quirks(b: Backend) {
+    let s = TestServer::start(b).await;
+    let (_, admin) = s.register("root", "pw", true).await;
+    for method in ["GET", "DELETE"] {
+        let r = call(
+            &s,
+            method,
+            "/_synapse/admin/v1/media/test.local/delete",
+            Some(&admin),
+        )
+        .await;
+        assert_eq!(r.err(405, "M_UNRECOGNIZED"), "Unrecognized request");
+    }
+}
+
+async fn delete_by_date_parameters(b: Backend) {
+    let s = TestServer::start(b).await;
+    let (_, admin) = s.register("root", "pw", true).await;
+    let now = now_ms();
+    for base in [
+        "/_synapse/admin/v1/media/delete",
+        "/_synapse/admin/v1/media/test.local/delete",
+    ] {
+        let post = |q: String| {
+            let (s, admin) = (&s, &admin);
+            async move { call(s, "POST", &format!("{base}{q}"), Some(admin)).await }
+        };
+        let r = post(String::new()).await;
+        assert_eq!(
+            r.err(400, "M_MISSING_PARAM"),
+            "Missing required integer query parameter before_ts"
+        );
+        let r = post("?before_ts=-1234".into()).await;
+        assert_eq!(
+            r.err(400, "M_INVALID_PARAM"),
+            "Query parameter before_ts must be a positive integer."
+        );
+        let r = post("?before_ts=abc".into()).await;
+        assert_eq!(
+            r.err(400, "M_INVALID_PARAM"),
+            "Query parameter before_ts must be an integer"
+        );
+        let r = post("?before_ts=99999999999999999999999".into()).await;
+        r.err(400, "M_INVALID_PARAM");
+        for ts in ["1893456000", "0"] {
+            let r = post(format!("?before_ts={ts}")).await;
+            let msg = r.err(400, "M_INVALID_PARAM");
+            assert!(msg.contains("is from the year 1970. Double check"), "{msg}");
+        }
+        let r = post(format!("?before_ts={now}&size_gt=-1234")).await;
+        assert_eq!(
+            r.err(400, "M_INVALID_PARAM"),
+            "Query parameter size_gt must be a positive integer."
+        );
+        let r = post(format!("?before_ts={now}&keep_profiles=not_bool")).await;
+        assert_eq!(
+            r.err(400, "M_INVALID_PARAM"),
+            "Boolean query parameter 'keep_profiles' must be one of ['true', 'false']"
+        );
+    }
+    // Legacy path, foreign server: the parameters are checked first, then the server.
+    let legacy = "/_synapse/admin/v1/media/unknown_domain/delete";
+    let r = call(&s, "POST", legacy, Some(&admin)).await;
+    r.err(400, "M_MISSING_PARAM");
+    let r = call(
+        &s,
+        "POST",
+        &format!("{legacy}?before_ts={now}"),
+        Some(&admin),
+    )
+    .await;
+    assert_eq!(r.err(400, "M_UNKNOWN"), "Can only delete local media");
+}
+
+async fn delete_by_date_age_and_size(b: Backend) {
+    let s = TestServer::start(b).await;
+    let (_, admin) = s.register("root", "pw", true).await;
+    let del = |q: String| {
+        let (s, admin) = (&s, &admin);
+        async move {
+            let r = call(
+                s,
+                "POST",
+                &format!("/_synapse/admin/v1/media/delete?{q}"),
+                Some(admin),
+            )
+            .await;
+            r.ok().clone()
+        }
+    };
+    let before_upload = now_ms() - 1;
+    let a = upload(&s, &admin, bytes_of(67, b'a'), "text/plain", "").await;
+    // Taken before the upload: nothing.
+    assert_eq!(
+        del(format!("before_ts={before_upload}")).await,
+        json!({"deleted_media": [], "total": 0})
+    );
+    // 67 bytes: size_gt=67 keeps it, 66 deletes it.
+    let now = now_ms() + 1;
+    assert_eq!(del(format!("before_ts={now}&size_gt=67")).await["total"], 0);
+    assert_eq!(
+        del(format!("before_ts={now}&size_gt=66")).await,
+        json!({"deleted_media": [a], "total": 1})
+    );
+    assert_eq!(download_status(&s, &admin, &a).await, 404);
+
+    // Accessed after before_ts: kept; before_ts after the access: deleted. Strict bound.
+    let c = upload(&s, &admin, bytes_of(10, b'c'), "text/plain", "").await;
+    exec(&s, format!("UPDATE media SET created_ts = 1000, last_access_ts = 40000000000 WHERE media_id = '{c}'")).await;
+    assert_eq!(
+        del("before_ts=40000000000".into()).await["total"],
+        0,
+        "equal is kept"
+    );
+    assert_eq!(
+        del("before_ts=40000000001".into()).await["deleted_media"],
+        json!([c])
+    );
+    // Never accessed: judged by created_ts, on the legacy path too.
+    let d = upload(&s, &admin, bytes_of(10, b'd'), "text/plain", "").await;
+    let r = call(
+        &s,
+        "POST",
+        &format!(
+            "/_synapse/admin/v1/media/test.local/delete?before_ts={}",
+            now_ms() + 1
+        ),
+        Some(&admin),
+    )
+    .await;
+    assert_eq!(r.ok(), &json!({"deleted_media": [d], "total": 1}));
+}
+
+async fn delete_by_date_exclusions(b: Backend) {
+    let s = TestServer::start(b).await;
+    let (admin_id, admin) = s.register("root", "pw", true).await;
+    let q = upload(&s, &admin, bytes_of(5, b'q'), "text/plain", "").await;
+    let p = upload(&s, &admin, bytes_of(5, b'p'), "text/plain", "").await;
+    let empty = upload(&s, &admin, b"", "text/plain", "").await;
+    exec(
+        &s,
+        format!("UPDATE media SET quarantined_by = '{admin_id}' WHERE media_id = '{q}'"),
+    )
+    .await;
+    exec(
+        &s,
+        format!("UPDATE media SET safe_from_quarantine = TRUE WHERE media_id = '{p}'"),
+    )
+    .await;
+    let r = s
+        .post("/_matrix/media/v1/create", Some(&admin), json!({}))
+        .await;
+    let pending = r.ok()["content_uri"]
+        .as_str()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    let path = format!(
+        "/_synapse/admin/v1/media/delete?before_ts={}&keep_profiles=false",
+        now_ms() + 1
+    );
+    let r = call(&s, "POST", &path, Some(&admin)).await;
+    assert_eq!(r.ok(), &json!({"deleted_media": [], "total": 0}));
+    for id in [&q, &p, &empty, &pending] {
+        assert_eq!(
+            count(
+                &s,
+                format!("SELECT COUNT(*) FROM media WHERE media_id = '{id}'")
+            )
+            .await,
+            1,
+            "{id}"
+        );
+    }
+}
+
+async fn delete_by_date_keeps_avatars(b: Backend) {
+    let s = TestServer::start(b).await;
+    let (admin_id, admin) = s.register("root", "pw", true).await;
+    let profile = upload(&s, &admin, bytes_of(5, b'1'), "text/plain", "").await;
+    let room_avatar = upload(&s, &admin, bytes_of(5, b'2'), "text/plain", "").await;
+    let member = upload(&s, &admin, bytes_of(5, b'3'), "text/plain", "").await;
+    let plain = upload(&s, &admin, bytes_of(5, b'4'), "text/plain", "").await;
+    // A membership avatar that is no longer current: the member event that carried it stays.
+    s.put(
+        &format!("{V3}/profile/{}/avatar_url", enc(&admin_id)),
+        Some(&admin),
+        json!({"avatar_url": format!("mxc://test.local/{member}")}),
+    )
+    .await
+    .ok();
+    let room = create_room(&s, &admin, json!({"initial_state": [{"type": "m.room.avatar", "state_key": "", "content": {"url": format!("mxc://test.local/{room_avatar}")}}]})).await;
+    let me = enc(&admin_id);
+    let r = s
+        .put(
+            &format!("{V3}/rooms/{}/state/m.room.member/{me}", enc(&room)),
+            Some(&admin),
+            json!({"membership": "join", "avatar_url": format!("mxc://test.local/{member}")}),
+        )
+        .await;
+    r.ok();
+    s.put(
+        &format!("{V3}/rooms/{}/state/m.room.member/{me}", enc(&room)),
+        Some(&admin),
+        json!({"membership": "join"}),
+    )
+    .await
+    .ok();
+    s.put(
+        &format!("{V3}/profile/{me}/avatar_url"),
+        Some(&admin),
+        json!({"avatar_url": format!("mxc://test.local/{profile}")}),
+    )
+    .await
+    .ok();
+    let ts = now_ms() + 1;
+    let kept = call(
+        &s,
+        "POST",
+        &format!("/_synapse/admin/v1/media/delete?before_ts={ts}"),
+        Some(&admin),
+    )
+    .await;
+    assert_eq!(
+        kept.ok(),
+        &json!({"deleted_media": [plain], "total": 1}),
+        "keep_profiles defaults to true"
+    );
+    let r = call(
+        &s,
+        "POST",
+        &format!("/_synapse/admin/v1/media/delete?before_ts={ts}&keep_profiles=true"),
+        Some(&admin),
+    )
+    .await;
+    assert_eq!(r.ok()["total"], 0);
+    let r = call(
+        &s,
+        "POST",
+        &format!("/_synapse/admin/v1/media/delete?before_ts={ts}&keep_profiles=false"),
+        Some(&admin),
+    )
+    .await;
+    let mut got: Vec<String> = serde_json::from_value(r.ok()["deleted_media"].clone()).unwrap();
+    got.sort();
+    let mut want = vec![profile, room_avatar, member];
+    want.sort();
+    assert_eq!(got, want);
+}
+
+/// Two identical uploads share one blob: deleting one leaves the other whole (download and
+/// thumbnails); deleting the other removes the bytes and the thumbnails from the store.
+async fn dedup_then_delete(b: Backend, st: Storage) {
+    let s = crate::media::server(b, st, |_| {}).await;
+    let (_, admin) = s.register("root", "pw", true).await;
+    let one = upload(&s, &admin, PNG, "image/png", "").await;
+    let two = upload(&s, &admin, PNG, "image/png", "").await;
+    assert_eq!(s.sql_i64("SELECT COUNT(*) FROM media").await, 2);
+    let objects = s.blob_store().await.list().await.unwrap().len();
+    assert!(objects > 1, "the content and its thumbnails: {objects}");
+    let thumb =
+        |id: &str| format!("/_matrix/client/v1/media/thumbnail/test.local/{id}?width=32&height=32");
+    let r = call(
+        &s,
+        "DELETE",
+        &format!("/_synapse/admin/v1/media/test.local/{one}"),
+        Some(&admin),
+    )
+    .await;
+    assert_eq!(r.ok()["total"], 1);
+    assert_eq!(download_status(&s, &admin, &one).await, 404);
+    assert_eq!(fetch(&s, &thumb(&one), Some(&admin), &[]).await.0, 404);
+    let (status, _, body) = fetch(
+        &s,
+        &format!("/_matrix/client/v1/media/download/test.local/{two}"),
+        Some(&admin),
+        &[],
+    )
+    .await;
+    assert_eq!((status.as_u16(), &body[..]), (200, PNG));
+    assert_eq!(fetch(&s, &thumb(&two), Some(&admin), &[]).await.0, 200);
+    assert_eq!(s.blob_store().await.list().await.unwrap().len(), objects);
+
+    let r = call(
+        &s,
+        "DELETE",
+        &format!("/_synapse/admin/v1/media/test.local/{two}"),
+        Some(&admin),
+    )
+    .await;
+    assert_eq!(r.ok()["total"], 1);
+    assert_eq!(fetch(&s, &thumb(&two), Some(&admin), &[]).await.0, 404);
+    assert_eq!(s.sql_i64("SELECT COUNT(*) FROM blobs").await, 0);
+    assert_eq!(s.sql_i64("SELECT COUNT(*) FROM thumbnails").await, 0);
+    assert!(
+        s.blob_store().await.list().await.unwrap().is_empty(),
+        "objects left in the store"
+    );
+}
