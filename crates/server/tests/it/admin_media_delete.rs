@@ -418,6 +418,11 @@ async fn dedup_then_delete(b: Backend, st: Storage) {
     let one = upload(&s, &admin, PNG, "image/png", "").await;
     let two = upload(&s, &admin, PNG, "image/png", "").await;
     assert_eq!(s.sql_i64("SELECT COUNT(*) FROM media").await, 2);
+    // Both rows are now in the download cache; the bytes stay for `two`, so only the cache
+    // invalidation makes `one` answer 404.
+    for id in [&one, &two] {
+        assert_eq!(download_status(&s, &admin, id).await, 200);
+    }
     let objects = s.blob_store().await.list().await.unwrap().len();
     assert!(objects > 1, "the content and its thumbnails: {objects}");
     let thumb =
@@ -458,4 +463,71 @@ async fn dedup_then_delete(b: Backend, st: Storage) {
         s.blob_store().await.list().await.unwrap().is_empty(),
         "objects left in the store"
     );
+}
+
+/// Two instances share one PostgreSQL database and one store: media deleted through one (by
+/// ID and by date) stops being served by the other, whose download cache held it, well
+/// within the cache's 10 s expiry.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn other_instance_stops_serving_at_once() {
+    let Some(b) = Backend::postgres() else {
+        return eprintln!("skipped: MXCD_TEST_POSTGRES_URL is not set");
+    };
+    let a = TestServer::start(b).await;
+    let media_dir = a.cfg.data_dir.join("media");
+    let db_url = a.cfg.database.url.clone();
+    let other = TestServer::start_with(Backend::Sqlite, |c| {
+        c.database.url = db_url;
+        c.storage.path = Some(media_dir);
+    })
+    .await;
+    let (_, admin) = a.register("root", "pw", true).await;
+    // Each victim has a twin with the same bytes that stays (protected from delete-by-date),
+    // so the bytes remain: only the cache invalidation can make the other instance answer 404.
+    let by_id = upload(&a, &admin, b"one", "text/plain", "").await;
+    let mut twins = vec![upload(&a, &admin, b"one", "text/plain", "").await];
+    let mut by_date = Vec::new();
+    for i in 0..30 {
+        by_date.push(upload(&a, &admin, bytes_of(i + 1, b'z'), "text/plain", "").await);
+        twins.push(upload(&a, &admin, bytes_of(i + 1, b'z'), "text/plain", "").await);
+    }
+    let list = twins
+        .iter()
+        .map(|t| format!("'{t}'"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    exec(
+        &a,
+        format!("UPDATE media SET safe_from_quarantine = TRUE WHERE media_id IN ({list})"),
+    )
+    .await;
+    for id in by_date.iter().chain([&by_id]) {
+        assert_eq!(download_status(&other, &admin, id).await, 200);
+    }
+    let r = call(
+        &a,
+        "DELETE",
+        &format!("/_synapse/admin/v1/media/test.local/{by_id}"),
+        Some(&admin),
+    )
+    .await;
+    r.ok();
+    let path = format!("/_synapse/admin/v1/media/delete?before_ts={}", now_ms() + 1);
+    assert_eq!(
+        call(&a, "POST", &path, Some(&admin)).await.ok()["total"],
+        30
+    );
+    let start = std::time::Instant::now();
+    for id in by_date.iter().chain([&by_id]) {
+        while download_status(&other, &admin, id).await != 404 {
+            assert!(
+                start.elapsed().as_secs() < 2,
+                "{id} still served by the other instance"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+    for id in &twins {
+        assert_eq!(download_status(&other, &admin, id).await, 200);
+    }
 }
