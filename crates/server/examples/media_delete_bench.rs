@@ -179,7 +179,7 @@ async fn main() -> anyhow::Result<()> {
     let t = Instant::now();
     let r: Value = http
         .post(format!(
-            "{base}/_synapse/admin/v1/media/delete?before_ts={before_ts}&keep_profiles=false"
+            "{base}/_synapse/admin/v1/media/delete?before_ts={before_ts}"
         ))
         .bearer_auth(&tok)
         .send()
