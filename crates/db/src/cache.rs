@@ -31,6 +31,8 @@ pub(crate) enum Change {
     User(String),
     /// One media row.
     Media { origin: String, media_id: String },
+    /// Many media rows at once, `(origin, media_id)` (bulk deletions).
+    MediaBatch(Vec<(String, String)>),
     /// Anything at all (a lost notification channel).
     All,
 }
@@ -44,12 +46,26 @@ impl Change {
         match self {
             Self::User(u) => format!("u\t{u}"),
             Self::Media { origin, media_id } => format!("m\t{origin}\t{media_id}"),
+            Self::MediaBatch(items) => {
+                let lines: Vec<String> = items.iter().map(|(o, m)| format!("{o}\t{m}")).collect();
+                format!("M\n{}", lines.join("\n"))
+            }
             Self::All => "*".into(),
         }
     }
 
     /// Reads a payload; anything unknown counts as [`Change::All`], the safe reading.
     pub(crate) fn decode(payload: &str) -> Self {
+        if let Some(lines) = payload.strip_prefix("M\n") {
+            let items: Option<Vec<(String, String)>> = lines
+                .split('\n')
+                .map(|l| {
+                    l.split_once('\t')
+                        .map(|(o, m)| (o.to_owned(), m.to_owned()))
+                })
+                .collect();
+            return items.map_or(Self::All, Self::MediaBatch);
+        }
         let mut parts = payload.splitn(3, '\t');
         match (parts.next(), parts.next(), parts.next()) {
             (Some("u"), Some(u), None) => Self::User(u.to_owned()),
@@ -138,6 +154,10 @@ mod tests {
                 origin: "x.org".into(),
                 media_id: "abc\tdef".into(),
             },
+            Change::MediaBatch(vec![
+                ("x.org".into(), "a".into()),
+                ("y.org".into(), "b".into()),
+            ]),
             Change::All,
         ] {
             assert_eq!(Change::decode(&c.encode()), c);

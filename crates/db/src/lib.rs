@@ -15,6 +15,7 @@ mod events;
 mod group_commit;
 mod listen;
 mod media;
+mod media_delete;
 mod registration;
 mod room_media;
 mod rooms;
@@ -43,6 +44,7 @@ pub use directory::AliasRow;
 pub use error::{DbError, ErrorKind};
 pub use events::{EventRow, MediaRef, MemberFields, NewEvent, NewRoom, Redaction, RoomField};
 pub use media::{BlobOutcome, MediaRow, NewBlob, NewMedia};
+pub use media_delete::{AgeCriteria, BATCH as DELETE_BATCH, Deleted, UserMediaOrder, UserMediaRow};
 pub use registration::{RegistrationToken, UiaSession};
 pub use room_media::RoomMediaRow;
 pub use rooms::{
@@ -98,6 +100,10 @@ impl Caches {
             Change::Media { origin, media_id } => self
                 .media
                 .invalidate(|(o, m), _| o == origin && m == media_id),
+            Change::MediaBatch(items) => {
+                let gone: std::collections::BTreeSet<&(String, String)> = items.iter().collect();
+                self.media.invalidate(|k, _| gone.contains(k));
+            }
             Change::All => {
                 self.tokens.invalidate(|_, _| true);
                 self.media.invalidate(|_, _| true);

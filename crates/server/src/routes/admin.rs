@@ -1,10 +1,12 @@
 //! Synapse's admin API (`/_synapse/admin/…`): registration, users, whois, rooms.
 
+mod media_delete;
 pub(crate) mod register;
 mod registration_tokens;
 mod rooms;
 mod statistics;
 mod user_json;
+mod user_media;
 mod users;
 mod whois;
 
@@ -15,10 +17,12 @@ use crate::{error::ApiError, state::AppState};
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()
+        .merge(media_delete::router())
         .merge(register::router())
         .merge(registration_tokens::router())
         .merge(rooms::router())
         .merge(statistics::router())
+        .merge(user_media::router())
         .merge(users::router())
         .merge(whois::router())
 }

@@ -1,11 +1,13 @@
 //! The media repository: upload into the blob store with de-duplication, and lookup for download.
 
 mod access;
+mod delete;
 mod pending;
 mod remote;
 mod sweep;
 mod thumbnails;
 
+pub use delete::UserMediaPage;
 pub use pending::Claim;
 pub use remote::{RemotePolicy, RemoteRequest};
 pub use sweep::SweepReport;

@@ -3,7 +3,10 @@
 
 mod harness;
 
+mod admin_media_delete;
+mod admin_purge;
 mod admin_rooms;
+mod admin_user_media;
 mod admin_users;
 mod auth_table;
 mod binary;

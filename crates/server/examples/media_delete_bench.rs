@@ -1,0 +1,200 @@
+//! Deletion benchmark: 10,000 old local media deleted with `POST /_synapse/admin/v1/media/delete`
+//! while clients keep downloading (and one keeps uploading); prints the deletion time and the
+//! longest wait the concurrent requests saw.
+//!
+//! `cargo run --release -p mxcd --example media_delete_bench [COUNT]`
+//!
+//! Runs on SQLite in a temporary directory, or on PostgreSQL when `MXCD_BENCH_POSTGRES_URL`
+//! names a server where a throw-away database may be created. The media are uploaded over HTTP
+//! (distinct bytes, so each has its own blob and object). Figures are printed, never asserted.
+
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use futures_util::{StreamExt as _, stream};
+use mxcd_db::testing::PgTestDb;
+use mxcd_server::{Config, config::Secret};
+use serde_json::{Value, json};
+
+const SECRET: &str = "bench-secret";
+
+/// Registers an admin through the shared-secret API and returns an access token.
+async fn register_admin(http: &reqwest::Client, base: &str) -> anyhow::Result<String> {
+    use hmac::{Hmac, KeyInit as _, Mac as _};
+    let url = format!("{base}/_synapse/admin/v1/register");
+    let nonce: Value = http.get(&url).send().await?.json().await?;
+    let nonce = nonce["nonce"].as_str().unwrap().to_owned();
+    let mut mac = Hmac::<sha1::Sha1>::new_from_slice(SECRET.as_bytes())?;
+    mac.update(format!("{nonce}\0root\0pw\0admin").as_bytes());
+    let body = json!({"nonce": nonce, "username": "root", "password": "pw", "admin": true,
+                      "mac": hex::encode(mac.finalize().into_bytes())});
+    let r: Value = http.post(&url).json(&body).send().await?.json().await?;
+    Ok(r["access_token"].as_str().unwrap().to_owned())
+}
+
+async fn upload(http: &reqwest::Client, base: &str, tok: &str, body: Vec<u8>) -> String {
+    let r: Value = http
+        .post(format!("{base}/_matrix/media/v3/upload"))
+        .bearer_auth(tok)
+        .header("content-type", "application/octet-stream")
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    r["content_uri"]
+        .as_str()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
+/// Repeats `f` until `stop`, returning the longest single call and the number of calls.
+async fn hammer<F: AsyncFnMut()>(stop: Arc<AtomicBool>, mut f: F) -> (Duration, u64) {
+    let (mut worst, mut n) = (Duration::ZERO, 0);
+    while !stop.load(Ordering::Relaxed) {
+        let t = Instant::now();
+        f().await;
+        worst = worst.max(t.elapsed());
+        n += 1;
+    }
+    (worst, n)
+}
+
+/// Downloaders and one uploader run until `stop`; returns (download worst, downloads, upload
+/// worst, uploads).
+fn load(
+    http: &reqwest::Client,
+    base: &str,
+    tok: &str,
+    probe: &str,
+    stop: &Arc<AtomicBool>,
+) -> tokio::task::JoinHandle<(Duration, u64, Duration, u64)> {
+    let url = format!("{base}/_matrix/client/v1/media/download/bench.local/{probe}");
+    let mut downloaders = Vec::new();
+    for _ in 0..4 {
+        let (http, url, tok, stop) = (http.clone(), url.clone(), tok.to_owned(), stop.clone());
+        downloaders.push(tokio::spawn(hammer(stop, async move || {
+            let r = http.get(&url).bearer_auth(&tok).send().await.unwrap();
+            assert!(r.status().is_success());
+            r.bytes().await.unwrap();
+        })));
+    }
+    let (http, base, tok, stop) = (http.clone(), base.to_owned(), tok.to_owned(), stop.clone());
+    let uploader = tokio::spawn(async move {
+        let mut i = 0u64;
+        hammer(stop, async move || {
+            i += 1;
+            upload(&http, &base, &tok, format!("during {i}").into_bytes()).await;
+        })
+        .await
+    });
+    tokio::spawn(async move {
+        let (mut worst, mut n) = (Duration::ZERO, 0);
+        for d in downloaders {
+            let (w, c) = d.await.unwrap();
+            worst = worst.max(w);
+            n += c;
+        }
+        let (uw, un) = uploader.await.unwrap();
+        (worst, n, uw, un)
+    })
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() -> anyhow::Result<()> {
+    let count: usize = std::env::args().nth(1).map_or(Ok(10_000), |a| a.parse())?;
+    let dir = tempfile::tempdir()?;
+    let mut cfg = Config {
+        server_name: "bench.local".into(),
+        listen: "127.0.0.1:0".into(),
+        data_dir: dir.path().join("data"),
+        registration_shared_secret: Some(Secret::new(SECRET)),
+        ..Config::default()
+    };
+    let _pg = match std::env::var("MXCD_BENCH_POSTGRES_URL") {
+        Ok(url) if !url.is_empty() => {
+            let db = PgTestDb::create(&url).await;
+            cfg.database.url = Some(db.url().to_owned());
+            Some(db)
+        }
+        _ => None,
+    };
+    let backend = if _pg.is_some() {
+        "PostgreSQL"
+    } else {
+        "SQLite"
+    };
+    let server = mxcd_server::start(cfg.clone()).await?;
+    let http = reqwest::Client::new();
+    let base = format!("http://{}", server.addr);
+    let tok = register_admin(&http, &base).await?;
+
+    let seed = Instant::now();
+    stream::iter(0..count)
+        .for_each_concurrent(8, |i| {
+            let (http, base, tok) = (&http, &base, &tok);
+            async move {
+                upload(
+                    http,
+                    base,
+                    tok,
+                    format!("old media number {i}").into_bytes(),
+                )
+                .await;
+            }
+        })
+        .await;
+    println!(
+        "{backend}: {count} media uploaded in {:.1?}",
+        seed.elapsed()
+    );
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    let before_ts = mxcd_types::time::now_ms();
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    let probe = upload(&http, &base, &tok, vec![42; 64 * 1024]).await;
+
+    // Baseline: the same load with nothing else happening.
+    let stop = Arc::new(AtomicBool::new(false));
+    let baseline = load(&http, &base, &tok, &probe, &stop);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    stop.store(true, Ordering::Relaxed);
+    let (bw, bn, buw, bun) = baseline.await?;
+    println!(
+        "baseline (2 s):     downloads {bn:>6}, longest {bw:>9.2?}; uploads {bun:>5}, longest {buw:>9.2?}"
+    );
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let during = load(&http, &base, &tok, &probe, &stop);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let t = Instant::now();
+    let r: Value = http
+        .post(format!(
+            "{base}/_synapse/admin/v1/media/delete?before_ts={before_ts}"
+        ))
+        .bearer_auth(&tok)
+        .send()
+        .await?
+        .json()
+        .await?;
+    let took = t.elapsed();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    stop.store(true, Ordering::Relaxed);
+    let (dw, dn, uw, un) = during.await?;
+    assert_eq!(r["total"].as_u64(), Some(count as u64), "{}", r["total"]);
+    println!("delete by date:     {count} media deleted in {took:.2?}");
+    println!(
+        "during deletion:    downloads {dn:>6}, longest {dw:>9.2?}; uploads {un:>5}, longest {uw:>9.2?}"
+    );
+    server.stop().await?;
+    Ok(())
+}
