@@ -31,6 +31,8 @@ pub(crate) enum Change {
     User(String),
     /// One media row.
     Media { origin: String, media_id: String },
+    /// Every media row (a change touching too many rows to name them one by one).
+    AllMedia,
     /// Anything at all (a lost notification channel).
     All,
 }
@@ -44,6 +46,7 @@ impl Change {
         match self {
             Self::User(u) => format!("u\t{u}"),
             Self::Media { origin, media_id } => format!("m\t{origin}\t{media_id}"),
+            Self::AllMedia => "M".into(),
             Self::All => "*".into(),
         }
     }
@@ -53,6 +56,7 @@ impl Change {
         let mut parts = payload.splitn(3, '\t');
         match (parts.next(), parts.next(), parts.next()) {
             (Some("u"), Some(u), None) => Self::User(u.to_owned()),
+            (Some("M"), None, None) => Self::AllMedia,
             (Some("m"), Some(origin), Some(media_id)) => Self::Media {
                 origin: origin.to_owned(),
                 media_id: media_id.to_owned(),
@@ -138,6 +142,7 @@ mod tests {
                 origin: "x.org".into(),
                 media_id: "abc\tdef".into(),
             },
+            Change::AllMedia,
             Change::All,
         ] {
             assert_eq!(Change::decode(&c.encode()), c);

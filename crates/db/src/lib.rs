@@ -15,6 +15,7 @@ mod events;
 mod group_commit;
 mod listen;
 mod media;
+mod quarantine;
 mod registration;
 mod room_media;
 mod rooms;
@@ -42,6 +43,7 @@ pub use directory::AliasRow;
 pub use error::{DbError, ErrorKind};
 pub use events::{EventRow, MediaRef, MemberFields, NewEvent, NewRoom, Redaction, RoomField};
 pub use media::{BlobOutcome, MediaRow, NewBlob, NewMedia};
+pub use quarantine::{MediaInfoRow, QuarantineChange, QuarantineTarget};
 pub use registration::{RegistrationToken, UiaSession};
 pub use room_media::RoomMediaRow;
 pub use rooms::{
@@ -93,6 +95,7 @@ impl Caches {
             Change::Media { origin, media_id } => self
                 .media
                 .invalidate(|(o, m), _| o == origin && m == media_id),
+            Change::AllMedia => self.media.invalidate(|_, _| true),
             Change::All => {
                 self.tokens.invalidate(|_, _| true);
                 self.media.invalidate(|_, _| true);

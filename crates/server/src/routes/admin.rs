@@ -1,6 +1,7 @@
 //! Synapse's admin API (`/_synapse/admin/…`): registration, users, whois, rooms.
 
 pub(crate) mod register;
+mod media;
 mod registration_tokens;
 mod rooms;
 mod user_json;
@@ -15,6 +16,7 @@ use crate::{error::ApiError, state::AppState};
 pub(super) fn router() -> Router<AppState> {
     Router::new()
         .merge(register::router())
+        .merge(media::router())
         .merge(registration_tokens::router())
         .merge(rooms::router())
         .merge(users::router())

@@ -2,11 +2,13 @@
 
 mod access;
 mod pending;
+mod quarantine;
 mod remote;
 mod sweep;
 mod thumbnails;
 
 pub use pending::Claim;
+pub use quarantine::ChangesPage;
 pub use remote::{RemotePolicy, RemoteRequest};
 pub use sweep::SweepReport;
 pub use thumbnails::{Served, ThumbnailRequest, ThumbnailSettings};
