@@ -3,6 +3,7 @@
 
 mod harness;
 
+mod admin_quarantine;
 mod admin_rooms;
 mod admin_users;
 mod auth_table;
