@@ -3,7 +3,9 @@
 
 mod harness;
 
+mod admin_media_info;
 mod admin_quarantine;
+mod admin_room_media;
 mod admin_rooms;
 mod admin_users;
 mod auth_table;
