@@ -5,6 +5,7 @@ mod harness;
 
 mod admin_media_info;
 mod admin_quarantine;
+mod admin_quarantine_federation;
 mod admin_room_media;
 mod admin_rooms;
 mod admin_users;
