@@ -243,10 +243,12 @@ impl Db {
     /// Whether content with this hash is quarantined (future copies are recorded quarantined).
     pub async fn hash_quarantined(&self, sha256: &str) -> Result<bool, DbError> {
         Ok(read!(self, |p| {
-            sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM quarantined_hashes WHERE sha256 = $1")
-                .bind(sha256)
-                .fetch_one(p)
-                .await?
+            sqlx::query_scalar::<_, i64>(
+                "SELECT COUNT(*) FROM quarantined_hashes WHERE sha256 = $1",
+            )
+            .bind(sha256)
+            .fetch_one(p)
+            .await?
                 > 0
         }))
     }

@@ -79,7 +79,12 @@ async fn download_loop(
     let (mut longest, mut count) = (Duration::ZERO, 0);
     while !stop.load(Ordering::Relaxed) {
         let start = Instant::now();
-        let r = http.get(&url).bearer_auth(&tok).send().await.expect("download");
+        let r = http
+            .get(&url)
+            .bearer_auth(&tok)
+            .send()
+            .await
+            .expect("download");
         assert!(r.status().is_success(), "{}", r.status());
         r.bytes().await.expect("body");
         longest = longest.max(start.elapsed());
@@ -168,16 +173,25 @@ async fn main() -> anyhow::Result<()> {
     let url = cfg.database_url();
     if url.starts_with("sqlite:") {
         let mut c = sqlx::SqliteConnection::connect(&url).await?;
-        sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&mut c).await?;
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+            .execute(&mut c)
+            .await?;
     } else {
         let mut c = sqlx::PgConnection::connect(&url).await?;
-        sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&mut c).await?;
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+            .execute(&mut c)
+            .await?;
         sqlx::raw_sql("ANALYZE").execute(&mut c).await?;
     }
     println!("{backend}: {n} references seeded in {:.1?}", seed.elapsed());
 
-    let (_, idle_longest, idle_count) =
-        with_downloads(&http, &probe_url, &tok, tokio::time::sleep(Duration::from_secs(2))).await;
+    let (_, idle_longest, idle_count) = with_downloads(
+        &http,
+        &probe_url,
+        &tok,
+        tokio::time::sleep(Duration::from_secs(2)),
+    )
+    .await;
     println!("downloads alone, 2 s:      longest {idle_longest:>9.2?} of {idle_count}");
     let path = format!(
         "{base}/_synapse/admin/v1/room/{}/media/quarantine",
@@ -186,7 +200,12 @@ async fn main() -> anyhow::Result<()> {
     for run in ["first", "again"] {
         let quarantine = async {
             let start = Instant::now();
-            let r = http.post(&path).bearer_auth(&tok).json(&json!({})).send().await;
+            let r = http
+                .post(&path)
+                .bearer_auth(&tok)
+                .json(&json!({}))
+                .send()
+                .await;
             let body: Value = r.expect("quarantine").json().await.expect("json");
             (start.elapsed(), body)
         };

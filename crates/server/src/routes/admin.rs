@@ -1,7 +1,7 @@
 //! Synapse's admin API (`/_synapse/admin/…`): registration, users, whois, rooms.
 
-pub(crate) mod register;
 mod media;
+pub(crate) mod register;
 mod registration_tokens;
 mod rooms;
 mod user_json;

@@ -41,7 +41,12 @@ async fn info(s: &TestServer, admin: &str, server: &str, id: &str) -> Value {
         .get(&format!("{V1}/media/{server}/{id}"), Some(admin))
         .await;
     let info = r.ok()["media_info"].clone();
-    let mut keys: Vec<&str> = info.as_object().unwrap().keys().map(String::as_str).collect();
+    let mut keys: Vec<&str> = info
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
     keys.sort_unstable();
     let mut expected = KEYS.to_vec();
     expected.sort_unstable();
@@ -52,7 +57,14 @@ async fn info(s: &TestServer, admin: &str, server: &str, id: &str) -> Value {
 /// A local upload's info; unknown local and uncached remote media are 404 "Unknown media".
 async fn local_media_info(b: Backend) {
     let (s, admin, admin_id, _) = setup(b).await;
-    let id = upload(&s, &admin, b"{\"a\": 1}", "application/json", "?filename=test.png").await;
+    let id = upload(
+        &s,
+        &admin,
+        b"{\"a\": 1}",
+        "application/json",
+        "?filename=test.png",
+    )
+    .await;
     let i = info(&s, &admin, "test.local", &id).await;
     assert_eq!(i["authenticated"], true);
     assert_eq!(i["safe_from_quarantine"], false);
@@ -68,7 +80,12 @@ async fn local_media_info(b: Backend) {
     assert_eq!(i["last_access_ts"], Value::Null);
     assert!(i["created_ts"].as_i64().unwrap() > 1_600_000_000_000);
     let sha = i["sha256"].as_str().unwrap();
-    assert!(sha.len() == 64 && sha.bytes().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
+    assert!(
+        sha.len() == 64
+            && sha
+                .bytes()
+                .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+    );
     for path in ["test.local/nosuchmedia", "remote.example/notcached"] {
         let r = s.get(&format!("{V1}/media/{path}"), Some(&admin)).await;
         assert_eq!(r.err(404, "M_NOT_FOUND"), "Unknown media");
@@ -99,7 +116,10 @@ async fn remote_media_info(b: Backend) {
     assert_eq!(i["url_cache"], Value::Null);
     assert_eq!(i["safe_from_quarantine"], Value::Null);
     assert_eq!(i["filesystem_id"], "k-remote");
-    assert_eq!((i["created_ts"].clone(), i["last_access_ts"].clone()), (json!(1000), json!(2000)));
+    assert_eq!(
+        (i["created_ts"].clone(), i["last_access_ts"].clone()),
+        (json!(1000), json!(2000))
+    );
     // Quarantining the remote item by ID works on the cached copy.
     admin_post(&s, &admin, "/media/quarantine/remote.com/remotemedia").await;
     let i = info(&s, &admin, "remote.com", "remotemedia").await;
@@ -111,10 +131,22 @@ async fn remote_media_info(b: Backend) {
 async fn protect_and_unprotect(b: Backend) {
     let (s, admin, admin_id, user) = setup(b).await;
     let id = upload(&s, &user, PHOTO, "image/jpeg", "").await;
-    assert_eq!(admin_post(&s, &admin, &format!("/media/protect/{id}")).await, json!({}));
-    assert_eq!(info(&s, &admin, "test.local", &id).await["safe_from_quarantine"], true);
-    assert_eq!(admin_post(&s, &admin, &format!("/media/unprotect/{id}")).await, json!({}));
-    assert_eq!(info(&s, &admin, "test.local", &id).await["safe_from_quarantine"], false);
+    assert_eq!(
+        admin_post(&s, &admin, &format!("/media/protect/{id}")).await,
+        json!({})
+    );
+    assert_eq!(
+        info(&s, &admin, "test.local", &id).await["safe_from_quarantine"],
+        true
+    );
+    assert_eq!(
+        admin_post(&s, &admin, &format!("/media/unprotect/{id}")).await,
+        json!({})
+    );
+    assert_eq!(
+        info(&s, &admin, "test.local", &id).await["safe_from_quarantine"],
+        false
+    );
 
     admin_post(&s, &admin, &format!("/media/quarantine/test.local/{id}")).await;
     admin_post(&s, &admin, &format!("/media/protect/{id}")).await;
@@ -122,12 +154,24 @@ async fn protect_and_unprotect(b: Backend) {
 
     for action in ["protect", "unprotect"] {
         let r = s
-            .post(&format!("{V1}/media/{action}/nosuchmedia"), Some(&admin), json!({}))
+            .post(
+                &format!("{V1}/media/{action}/nosuchmedia"),
+                Some(&admin),
+                json!({}),
+            )
             .await;
-        assert_eq!(r.err(404, "M_UNKNOWN"), "No row found (local_media_repository)");
+        assert_eq!(
+            r.err(404, "M_UNKNOWN"),
+            "No row found (local_media_repository)"
+        );
         for method in [Method::GET, Method::DELETE] {
             let r = s
-                .req(method, &format!("{V1}/media/{action}/{id}"), Some(&admin), None)
+                .req(
+                    method,
+                    &format!("{V1}/media/{action}/{id}"),
+                    Some(&admin),
+                    None,
+                )
                 .await;
             assert_eq!(r.err(405, "M_UNRECOGNIZED"), "Unrecognized request");
         }
@@ -135,17 +179,26 @@ async fn protect_and_unprotect(b: Backend) {
 }
 
 async fn changes(s: &TestServer, admin: &str, query: &str) -> Value {
-    s.get(&format!("{V1}/media/quarantine_changes{query}"), Some(admin))
-        .await
-        .ok()
-        .clone()
+    s.get(
+        &format!("{V1}/media/quarantine_changes{query}"),
+        Some(admin),
+    )
+    .await
+    .ok()
+    .clone()
 }
 
 /// A fresh server: no changes, `next_batch` 1.
 async fn changes_of_an_empty_stream(b: Backend) {
     let (s, admin, _, _) = setup(b).await;
-    assert_eq!(changes(&s, &admin, "").await, json!({"next_batch": 1, "changes": []}));
-    assert_eq!(changes(&s, &admin, "?from=1").await, json!({"next_batch": 1, "changes": []}));
+    assert_eq!(
+        changes(&s, &admin, "").await,
+        json!({"next_batch": 1, "changes": []})
+    );
+    assert_eq!(
+        changes(&s, &admin, "?from=1").await,
+        json!({"next_batch": 1, "changes": []})
+    );
 }
 
 /// Reference §1.8's test: 105 identical uploads quarantined at once, then an unquarantine.
@@ -163,15 +216,26 @@ async fn changes_are_paged_by_100(b: Backend) {
     let list = page["changes"].as_array().unwrap();
     assert_eq!((list.len(), page["next_batch"].clone()), (100, json!(101)));
     for c in list {
-        assert_eq!((c["origin"].clone(), c["quarantined"].clone()), (json!("test.local"), json!(true)));
+        assert_eq!(
+            (c["origin"].clone(), c["quarantined"].clone()),
+            (json!("test.local"), json!(true))
+        );
         assert_eq!(c["media_id"].as_str().unwrap().len(), 24);
     }
     let page = changes(&s, &admin, "?from=101").await;
     assert_eq!(page["changes"].as_array().unwrap().len(), 5);
     assert_eq!(page["next_batch"], 106);
-    assert_eq!(changes(&s, &admin, "?from=106").await, json!({"next_batch": 106, "changes": []}));
+    assert_eq!(
+        changes(&s, &admin, "?from=106").await,
+        json!({"next_batch": 106, "changes": []})
+    );
 
-    admin_post(&s, &admin, &format!("/media/unquarantine/test.local/{first}")).await;
+    admin_post(
+        &s,
+        &admin,
+        &format!("/media/unquarantine/test.local/{first}"),
+    )
+    .await;
     let page = changes(&s, &admin, "?from=106").await;
     let list = page["changes"].as_array().unwrap();
     assert_eq!((list.len(), page["next_batch"].clone()), (100, json!(206)));
@@ -184,12 +248,21 @@ async fn bad_from_tokens(b: Backend) {
     for (query, message) in [
         ("?from=900000", None),
         ("?from=2", None),
-        ("?from=-1", Some("Query parameter from must be a positive integer.")),
+        (
+            "?from=-1",
+            Some("Query parameter from must be a positive integer."),
+        ),
         ("?from=abc", Some("Query parameter from must be an integer")),
-        ("?from=99999999999999999999", Some("Query parameter from must be an integer")),
+        (
+            "?from=99999999999999999999",
+            Some("Query parameter from must be an integer"),
+        ),
     ] {
         let r = s
-            .get(&format!("{V1}/media/quarantine_changes{query}"), Some(&admin))
+            .get(
+                &format!("{V1}/media/quarantine_changes{query}"),
+                Some(&admin),
+            )
             .await;
         let got = r.err(400, "M_INVALID_PARAM");
         if let Some(m) = message {

@@ -65,12 +65,18 @@ fn endpoints() -> Vec<(Method, String)> {
         (Method::POST, format!("{V1}/room/{room}/media/quarantine")),
         (Method::POST, format!("{V1}/quarantine_media/{room}")),
         (Method::POST, format!("{V1}/user/{user}/media/quarantine")),
-        (Method::POST, format!("{V1}/media/quarantine/test.local/abc")),
+        (
+            Method::POST,
+            format!("{V1}/media/quarantine/test.local/abc"),
+        ),
         (
             Method::POST,
             format!("{V1}/media/unquarantine/test.local/abc"),
         ),
-        (Method::GET, format!("{V1}/media/quarantine_changes?from=-1")),
+        (
+            Method::GET,
+            format!("{V1}/media/quarantine_changes?from=-1"),
+        ),
         (Method::POST, format!("{V1}/media/protect/abc")),
         (Method::POST, format!("{V1}/media/unprotect/abc")),
         (Method::GET, format!("{V1}/media/test.local/abc")),
@@ -86,7 +92,11 @@ async fn auth_on_every_endpoint(b: Backend) {
         .await;
     for (method, path) in endpoints() {
         let r = s.req(method.clone(), &path, None, None).await;
-        assert_eq!(r.err(401, "M_MISSING_TOKEN"), "Missing access token", "{path}");
+        assert_eq!(
+            r.err(401, "M_MISSING_TOKEN"),
+            "Missing access token",
+            "{path}"
+        );
         let r = s.req(method.clone(), &path, Some("mxcd_nope"), None).await;
         r.err(401, "M_UNKNOWN_TOKEN");
         assert_eq!(r.body["soft_logout"], false, "{path}");
@@ -113,7 +123,12 @@ async fn quarantine_by_id_is_hash_wide(b: Backend) {
     let other = upload(&s, &user, CMYK, "image/jpeg", "").await;
     // Cached before the quarantine, so the caches must be told.
     assert_eq!(download_status(&s, &user, &ids[1], "").await, 200);
-    let r = admin_post(&s, &admin, &format!("/media/quarantine/test.local/{}", ids[0])).await;
+    let r = admin_post(
+        &s,
+        &admin,
+        &format!("/media/quarantine/test.local/{}", ids[0]),
+    )
+    .await;
     assert_eq!(r, json!({}));
     for id in &ids {
         assert_eq!(quarantined_by(&s, &admin, id).await, admin_id.as_str());
@@ -132,9 +147,19 @@ async fn quarantine_by_id_is_hash_wide(b: Backend) {
     assert_eq!(quarantined_by(&s, &admin, &other).await, Value::Null);
     assert_eq!(download_status(&s, &user, &other, "").await, 200);
     // Quarantine never deletes bytes: the blob rows are all still there.
-    assert_eq!(s.sql_i64("SELECT COUNT(*) FROM blobs WHERE refcount > 0").await >= 2, true);
+    assert_eq!(
+        s.sql_i64("SELECT COUNT(*) FROM blobs WHERE refcount > 0")
+            .await
+            >= 2,
+        true
+    );
 
-    let r = admin_post(&s, &admin, &format!("/media/unquarantine/test.local/{}", ids[0])).await;
+    let r = admin_post(
+        &s,
+        &admin,
+        &format!("/media/unquarantine/test.local/{}", ids[0]),
+    )
+    .await;
     assert_eq!(r, json!({}));
     for id in &ids {
         assert_eq!(quarantined_by(&s, &admin, id).await, Value::Null);
@@ -181,7 +206,10 @@ async fn unknown_media_and_rooms_and_users(b: Backend) {
         let r = admin_post(&s, &admin, &path).await;
         assert_eq!(r, json!({"num_quarantined": 0}), "{path}");
     }
-    assert_eq!(s.sql_i64("SELECT COUNT(*) FROM quarantined_hashes").await, 0);
+    assert_eq!(
+        s.sql_i64("SELECT COUNT(*) FROM quarantined_hashes").await,
+        0
+    );
 }
 
 /// `admin_unsafely_bypass_quarantine=true`: an admin downloads quarantined media (client v1
@@ -195,8 +223,15 @@ async fn admin_bypass(b: Backend) {
     let (status, _, body) = fetch(&s, &path, Some(&admin), &[]).await;
     assert_eq!((status.as_u16(), &body[..]), (200, PHOTO));
     assert_eq!(download_status(&s, &admin, &id, "").await, 404);
-    for other in ["?admin_unsafely_bypass_quarantine=True", "?admin_unsafely_bypass_quarantine=1"] {
-        assert_eq!(download_status(&s, &admin, &id, other).await, 404, "{other}");
+    for other in [
+        "?admin_unsafely_bypass_quarantine=True",
+        "?admin_unsafely_bypass_quarantine=1",
+    ] {
+        assert_eq!(
+            download_status(&s, &admin, &id, other).await,
+            404,
+            "{other}"
+        );
     }
     let legacy = format!("/_matrix/media/v3/download/test.local/{id}{bypass}");
     assert_eq!(fetch(&s, &legacy, Some(&admin), &[]).await.0, 404);
@@ -258,25 +293,43 @@ async fn user_quarantine(b: Backend) {
     let r = s
         .post("/_matrix/media/v1/create", Some(&user), json!({}))
         .await;
-    let pending = r.ok()["content_uri"].as_str().unwrap().rsplit('/').next().unwrap().to_owned();
+    let pending = r.ok()["content_uri"]
+        .as_str()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_owned();
     let path = format!("/user/{}/media/quarantine", enc("@user:test.local"));
-    assert_eq!(admin_post(&s, &admin, &path).await, json!({"num_quarantined": 3}));
+    assert_eq!(
+        admin_post(&s, &admin, &path).await,
+        json!({"num_quarantined": 3})
+    );
     for id in [&a, &b2, &pending] {
         assert_eq!(quarantined_by(&s, &admin, id).await, admin_id.as_str());
     }
     for id in [&a, &b2] {
         assert_eq!(download_status(&s, &user, id, "").await, 404);
     }
-    assert_eq!(download_status(&s, &user, &pending, "?timeout_ms=0").await, 404);
+    assert_eq!(
+        download_status(&s, &user, &pending, "?timeout_ms=0").await,
+        404
+    );
     // Already quarantined media is not selected again.
-    assert_eq!(admin_post(&s, &admin, &path).await, json!({"num_quarantined": 0}));
+    assert_eq!(
+        admin_post(&s, &admin, &path).await,
+        json!({"num_quarantined": 0})
+    );
 
     let (_, other) = s.register("other", "pw", false).await;
     let x = upload(&s, &other, CMYK, "image/jpeg", "").await;
     let y = upload(&s, &other, CMYK, "image/jpeg", "").await;
     admin_post(&s, &admin, &format!("/media/protect/{y}")).await;
     let path = format!("/user/{}/media/quarantine", enc("@other:test.local"));
-    assert_eq!(admin_post(&s, &admin, &path).await, json!({"num_quarantined": 1}));
+    assert_eq!(
+        admin_post(&s, &admin, &path).await,
+        json!({"num_quarantined": 1})
+    );
     assert_eq!(download_status(&s, &other, &x, "").await, 404);
     assert_eq!(download_status(&s, &other, &y, "").await, 200);
 }
@@ -289,15 +342,22 @@ async fn identical_bytes_of_two_users(b: Backend) {
     let mine = upload(&s, &user, PHOTO, "image/jpeg", "").await;
     let theirs = upload(&s, &other, PHOTO, "image/jpeg", "").await;
     let path = format!("/user/{}/media/quarantine", enc("@user:test.local"));
-    assert_eq!(admin_post(&s, &admin, &path).await, json!({"num_quarantined": 2}));
+    assert_eq!(
+        admin_post(&s, &admin, &path).await,
+        json!({"num_quarantined": 2})
+    );
     assert_eq!(download_status(&s, &user, &mine, "").await, 404);
     assert_eq!(download_status(&s, &other, &theirs, "").await, 404);
     // Quarantining again by ID counts the already quarantined twin again (Synapse's count).
     let room = create_room(&s, &user, json!({})).await;
-    let content = json!({"msgtype": "m.image", "body": "x", "url": format!("mxc://test.local/{mine}")});
+    let content =
+        json!({"msgtype": "m.image", "body": "x", "url": format!("mxc://test.local/{mine}")});
     send(&s, &user, &room, "t", content).await;
     let path = format!("/room/{}/media/quarantine", enc(&room));
-    assert_eq!(admin_post(&s, &admin, &path).await, json!({"num_quarantined": 2}));
+    assert_eq!(
+        admin_post(&s, &admin, &path).await,
+        json!({"num_quarantined": 2})
+    );
 }
 
 /// After a quarantine, new copies of the same bytes (`POST` upload and asynchronous `PUT`) are
@@ -312,10 +372,19 @@ async fn later_copies_of_a_quarantined_hash(b: Backend) {
     let r = s
         .post("/_matrix/media/v1/create", Some(&user), json!({}))
         .await;
-    let pending = r.ok()["content_uri"].as_str().unwrap().rsplit('/').next().unwrap().to_owned();
+    let pending = r.ok()["content_uri"]
+        .as_str()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_owned();
     let r = s
         .client
-        .put(format!("{}/_matrix/media/v3/upload/test.local/{pending}", s.base))
+        .put(format!(
+            "{}/_matrix/media/v3/upload/test.local/{pending}",
+            s.base
+        ))
         .bearer_auth(&user)
         .header("content-type", "image/jpeg")
         .body(PHOTO)
@@ -329,7 +398,12 @@ async fn later_copies_of_a_quarantined_hash(b: Backend) {
     assert_eq!(quarantined_by(&s, &admin, &other).await, Value::Null);
 
     // Unquarantining one copy releases every copy, the system's too, and the hash.
-    admin_post(&s, &admin, &format!("/media/unquarantine/test.local/{first}")).await;
+    admin_post(
+        &s,
+        &admin,
+        &format!("/media/unquarantine/test.local/{first}"),
+    )
+    .await;
     for id in [&first, &again, &pending] {
         assert_eq!(quarantined_by(&s, &admin, id).await, Value::Null);
         assert_eq!(download_status(&s, &user, id, "").await, 200);

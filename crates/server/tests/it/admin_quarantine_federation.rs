@@ -77,8 +77,17 @@ async fn quarantine_reaches_federation(b: Backend) {
     }
 
     // Unquarantining A's copy releases the cached remote copy with the same hash, at once.
-    admin_post(&local, &admin, &format!("/media/unquarantine/{enc_a}/{mine}")).await;
+    admin_post(
+        &local,
+        &admin,
+        &format!("/media/unquarantine/{enc_a}/{mine}"),
+    )
+    .await;
     let (status, _, body) = fetch(&local, &path, Some(&admin), &[]).await;
     assert_eq!((status.as_u16(), &body[..]), (200, PHOTO));
-    assert_eq!(local.running().media().remote_fetches(), 1, "served from the cache");
+    assert_eq!(
+        local.running().media().remote_fetches(),
+        1,
+        "served from the cache"
+    );
 }

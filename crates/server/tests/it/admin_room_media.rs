@@ -14,7 +14,10 @@ crate::backend_tests!(room_media_listing);
 async fn room_media_listing(b: crate::harness::Backend) {
     let (s, admin, _, user) = setup(b).await;
     let r = s
-        .get(&format!("{V1}/room/{}/media", enc("!nope:test.local")), Some(&admin))
+        .get(
+            &format!("{V1}/room/{}/media", enc("!nope:test.local")),
+            Some(&admin),
+        )
         .await;
     assert_eq!(r.ok(), &json!({"local": [], "remote": []}));
 
@@ -32,22 +35,48 @@ async fn room_media_listing(b: crate::harness::Backend) {
     )
     .await
     .ok();
-    let image = |url: &str, thumb: &str| {
-        json!({"msgtype": "m.image", "body": "x", "url": url, "info": {"thumbnail_url": thumb}})
-    };
-    send(&s, &user, &room, "1", image("mxc://test.local/one", "mxc://remote.example/onethumb")).await;
+    let image = |url: &str, thumb: &str| json!({"msgtype": "m.image", "body": "x", "url": url, "info": {"thumbnail_url": thumb}});
+    send(
+        &s,
+        &user,
+        &room,
+        "1",
+        image("mxc://test.local/one", "mxc://remote.example/onethumb"),
+    )
+    .await;
     // Only a thumbnail: never scanned.
     let thumb_only = json!({"msgtype": "m.image", "body": "x", "info": {"thumbnail_url": "mxc://test.local/lonely"}});
     send(&s, &user, &room, "2", thumb_only).await;
     // Not an MXC URI; and a server name that differs from ours only by case is remote.
-    send(&s, &user, &room, "3", image("https://example.org/x.png", "mxc://TEST.LOCAL/upper")).await;
-    send(&s, &user, &room, "4", json!({"msgtype": "m.text", "body": "hi"})).await;
+    send(
+        &s,
+        &user,
+        &room,
+        "3",
+        image("https://example.org/x.png", "mxc://TEST.LOCAL/upper"),
+    )
+    .await;
+    send(
+        &s,
+        &user,
+        &room,
+        "4",
+        json!({"msgtype": "m.text", "body": "hi"}),
+    )
+    .await;
     // Encrypted events are opaque.
     let path = format!("{V3}/rooms/{}/send/m.room.encrypted/5", enc(&room));
     let encrypted = json!({"algorithm": "m.megolm.v1.aes-sha2", "ciphertext": "x", "file": {"url": "mxc://test.local/secret"}, "url": "mxc://test.local/secret2"});
     s.put(&path, Some(&user), encrypted).await.ok();
     // The same MXC again, newest: listed twice.
-    send(&s, &user, &room, "6", image("mxc://test.local/one", "mxc://test.local/one")).await;
+    send(
+        &s,
+        &user,
+        &room,
+        "6",
+        image("mxc://test.local/one", "mxc://test.local/one"),
+    )
+    .await;
 
     let r = s
         .get(&format!("{V1}/room/{}/media", enc(&room)), Some(&admin))

@@ -55,7 +55,10 @@ pub(super) fn router() -> Router<AppState> {
             &format!("{V1}/media/unprotect/{{id}}"),
             post(unprotect_media),
         )
-        .route(&format!("{V1}/media/{{server}}/{{id}}"), get(get_media_info))
+        .route(
+            &format!("{V1}/media/{{server}}/{{id}}"),
+            get(get_media_info),
+        )
 }
 
 /// # `GET /_synapse/admin/v1/room/{roomId}/media`
