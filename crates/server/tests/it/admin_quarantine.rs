@@ -423,3 +423,45 @@ async fn upload_and_check(s: &TestServer, admin: &str, user: &str) -> Value {
     let id = upload(s, user, PHOTO, "image/jpeg", "").await;
     quarantined_by(s, admin, &id).await
 }
+
+/// Two instances sharing one PostgreSQL database (and data directory): a quarantine made
+/// through one is 404 on the other well before its caches would expire (10 s), both for a few
+/// rows (announced one by one) and for many (one announcement dropping every cached row).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quarantine_reaches_another_instance() {
+    let Some(b) = Backend::postgres() else {
+        eprintln!("skipped: MXCD_TEST_POSTGRES_URL is not set");
+        return;
+    };
+    let (a, admin, _, user) = setup(b).await;
+    let other = TestServer::start_with(Backend::Sqlite, |c| {
+        c.database.url = Some(a.database_url());
+        c.data_dir = a.cfg.data_dir.clone();
+    })
+    .await;
+    let one = upload(&a, &user, CMYK, "image/jpeg", "").await;
+    let mut many = Vec::new();
+    for _ in 0..70 {
+        many.push(upload(&a, &user, PHOTO, "image/jpeg", "").await);
+    }
+    for id in many.iter().chain([&one]) {
+        // Twice: the second answer comes from the other instance's cache.
+        for _ in 0..2 {
+            assert_eq!(download_status(&other, &user, id, "").await, 200);
+        }
+    }
+    admin_post(&a, &admin, &format!("/media/quarantine/test.local/{one}")).await;
+    admin_post(
+        &a,
+        &admin,
+        &format!("/media/quarantine/test.local/{}", many[0]),
+    )
+    .await;
+    for id in many.iter().chain([&one]) {
+        let start = std::time::Instant::now();
+        while download_status(&other, &user, id, "").await != 404 {
+            assert!(start.elapsed().as_secs() < 2, "{id} still served");
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+}
