@@ -9,7 +9,7 @@
 
 use std::time::{Duration, Instant};
 
-use mxcd_db::{Db, NewBlob, NewMedia, UserMediaOrder, UserMediaQuery, testing::PgTestDb};
+use mxcd_db::{Db, NewBlob, NewMedia, UserMediaQuery, UserUsageOrder, testing::PgTestDb};
 
 const DAY: i64 = 86_400_000;
 const START: i64 = 1_700_000_000_000;
@@ -63,7 +63,7 @@ where
     ms[runs / 2]
 }
 
-fn query(order: UserMediaOrder, from_ts: Option<i64>, until_ts: Option<i64>) -> UserMediaQuery {
+fn query(order: UserUsageOrder, from_ts: Option<i64>, until_ts: Option<i64>) -> UserMediaQuery {
     UserMediaQuery {
         order,
         descending: true,
@@ -107,19 +107,29 @@ async fn figures(name: &str, url: &str, media: usize, users: usize) {
     );
     let runs = 11;
     for (label, q) in [
-        ("all time, by media_length", query(UserMediaOrder::MediaLength, None, None)),
-        ("all time, by user_id", query(UserMediaOrder::UserId, None, None)),
+        (
+            "all time, by media_length",
+            query(UserUsageOrder::MediaLength, None, None),
+        ),
+        (
+            "all time, by user_id",
+            query(UserUsageOrder::UserId, None, None),
+        ),
         (
             "30-day window, ragged edges",
             query(
-                UserMediaOrder::MediaLength,
+                UserUsageOrder::MediaLength,
                 Some(START + 100 * DAY + 12_345),
                 Some(START + 130 * DAY + 54_321),
             ),
         ),
         (
             "from_ts only (~8 months)",
-            query(UserMediaOrder::MediaCount, Some(START + 120 * DAY + 1), None),
+            query(
+                UserUsageOrder::MediaCount,
+                Some(START + 120 * DAY + 1),
+                None,
+            ),
         ),
     ] {
         let ms = time(runs, || async {

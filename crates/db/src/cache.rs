@@ -33,6 +33,8 @@ pub(crate) enum Change {
     Media { origin: String, media_id: String },
     /// Many media rows at once, `(origin, media_id)` (bulk deletions).
     MediaBatch(Vec<(String, String)>),
+    /// Every media row (a change touching too many rows to name them one by one).
+    AllMedia,
     /// Anything at all (a lost notification channel).
     All,
 }
@@ -50,6 +52,7 @@ impl Change {
                 let lines: Vec<String> = items.iter().map(|(o, m)| format!("{o}\t{m}")).collect();
                 format!("M\n{}", lines.join("\n"))
             }
+            Self::AllMedia => "M".into(),
             Self::All => "*".into(),
         }
     }
@@ -69,6 +72,7 @@ impl Change {
         let mut parts = payload.splitn(3, '\t');
         match (parts.next(), parts.next(), parts.next()) {
             (Some("u"), Some(u), None) => Self::User(u.to_owned()),
+            (Some("M"), None, None) => Self::AllMedia,
             (Some("m"), Some(origin), Some(media_id)) => Self::Media {
                 origin: origin.to_owned(),
                 media_id: media_id.to_owned(),
@@ -158,6 +162,7 @@ mod tests {
                 ("x.org".into(), "a".into()),
                 ("y.org".into(), "b".into()),
             ]),
+            Change::AllMedia,
             Change::All,
         ] {
             assert_eq!(Change::decode(&c.encode()), c);

@@ -16,6 +16,7 @@ mod group_commit;
 mod listen;
 mod media;
 mod media_delete;
+mod quarantine;
 mod registration;
 mod room_media;
 mod rooms;
@@ -45,6 +46,7 @@ pub use error::{DbError, ErrorKind};
 pub use events::{EventRow, MediaRef, MemberFields, NewEvent, NewRoom, Redaction, RoomField};
 pub use media::{BlobOutcome, MediaRow, NewBlob, NewMedia};
 pub use media_delete::{AgeCriteria, BATCH as DELETE_BATCH, Deleted, UserMediaOrder, UserMediaRow};
+pub use quarantine::{MediaInfoRow, QuarantineChange, QuarantineTarget};
 pub use registration::{RegistrationToken, UiaSession};
 pub use room_media::RoomMediaRow;
 pub use rooms::{
@@ -53,8 +55,8 @@ pub use rooms::{
 };
 pub use server_keys::ServerKeyRow;
 pub use statistics::{
-    MediaTotals, RoomMediaOrder, RoomMediaUsage, RoomSize, Tally, UserMediaOrder, UserMediaQuery,
-    UserMediaUsage,
+    MediaTotals, RoomMediaOrder, RoomMediaUsage, RoomSize, Tally, UserMediaQuery, UserMediaUsage,
+    UserUsageOrder,
 };
 pub use thumbnails::{NewThumbnail, ThumbnailRow, ThumbnailSet};
 pub use tokens::{Connection, TokenOwner};
@@ -104,6 +106,7 @@ impl Caches {
                 let gone: std::collections::BTreeSet<&(String, String)> = items.iter().collect();
                 self.media.invalidate(|k, _| gone.contains(k));
             }
+            Change::AllMedia => self.media.invalidate(|_, _| true),
             Change::All => {
                 self.tokens.invalidate(|_, _| true);
                 self.media.invalidate(|_, _| true);

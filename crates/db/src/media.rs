@@ -80,7 +80,9 @@ const MEDIA_COLUMNS: &str = "m.origin, m.media_id, m.user_id, m.media_type, m.me
      m.safe_from_quarantine, m.authenticated, m.unused_expires_at, b.storage_key";
 
 /// A write that gives a media row its content, committed together with the blob reference.
-/// On SQLite these go through the group commit; see `group_commit.rs`.
+/// On SQLite these go through the group commit; see `group_commit.rs`. Content whose hash is
+/// in `quarantined_hashes` is recorded quarantined by `system` in the same statement (hash
+/// auto-quarantine, for uploads and remote fetches alike; see `quarantine.rs`).
 #[derive(Clone, Debug)]
 pub(crate) enum MediaWrite {
     /// A new media row with content.
@@ -112,8 +114,9 @@ macro_rules! apply_media_write {
                     .await?;
                 sqlx::query(
                     "INSERT INTO media (origin, media_id, user_id, media_type, media_length, \
-                     upload_name, sha256, created_ts, authenticated) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                     upload_name, sha256, created_ts, authenticated, quarantined_by) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, \
+                     (SELECT CAST('system' AS TEXT) FROM quarantined_hashes WHERE sha256 = $7))",
                 )
                 .bind(&m.origin)
                 .bind(&m.media_id)
@@ -146,7 +149,9 @@ macro_rules! apply_media_write {
                     .await?;
                 let updated = sqlx::query(
                     "UPDATE media SET sha256 = $3, media_type = $4, media_length = $5, \
-                     upload_name = $6, unused_expires_at = NULL \
+                     upload_name = $6, unused_expires_at = NULL, quarantined_by = COALESCE(\
+                     quarantined_by, (SELECT CAST('system' AS TEXT) FROM quarantined_hashes \
+                     WHERE sha256 = $3)) \
                      WHERE origin = $1 AND media_id = $2 AND sha256 IS NULL",
                 )
                 .bind(origin)

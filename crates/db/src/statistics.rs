@@ -26,7 +26,7 @@ pub struct UserMediaUsage {
 
 /// The keys `/statistics/users/media` sorts by.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum UserMediaOrder {
+pub enum UserUsageOrder {
     MediaLength,
     MediaCount,
     UserId,
@@ -37,7 +37,7 @@ pub enum UserMediaOrder {
 /// case-insensitively and literally against the localpart or the display name.
 #[derive(Clone, Debug)]
 pub struct UserMediaQuery {
-    pub order: UserMediaOrder,
+    pub order: UserUsageOrder,
     pub descending: bool,
     pub from: i64,
     pub limit: i64,
@@ -149,10 +149,10 @@ impl Db {
             n += 1;
         }
         let key = match q.order {
-            UserMediaOrder::MediaLength => "media_length",
-            UserMediaOrder::MediaCount => "media_count",
-            UserMediaOrder::UserId => "user_id",
-            UserMediaOrder::Displayname => "displayname",
+            UserUsageOrder::MediaLength => "media_length",
+            UserUsageOrder::MediaCount => "media_count",
+            UserUsageOrder::UserId => "user_id",
+            UserUsageOrder::Displayname => "displayname",
         };
         let dir = if q.descending { "DESC" } else { "ASC" };
         let from =

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use mxcd_db::{
     Db, MediaRef, MemberFields, NewBlob, NewEvent, NewMedia, NewRoom, NewUser, Redaction,
-    RoomMediaOrder, UserMediaOrder, UserMediaQuery,
+    RoomMediaOrder, UserMediaQuery, UserUsageOrder,
     testing::{PgTestDb, postgres_admin_url},
 };
 
@@ -303,7 +303,7 @@ async fn check(w: &mut World) {
             _ => Some(from.unwrap_or(20_000 * DAY) + w.rng.below(4 * DAY as u64) as i64 + 1),
         };
         let q = UserMediaQuery {
-            order: UserMediaOrder::UserId,
+            order: UserUsageOrder::UserId,
             descending: false,
             from: 0,
             limit: 1000,

@@ -46,8 +46,9 @@ pub(super) fn statements(write: &MediaWrite, job: usize) -> String {
     match write {
         MediaWrite::Insert { media: m, blob } => format!(
             "{}INSERT INTO media (origin, media_id, user_id, media_type, media_length, \
-             upload_name, sha256, created_ts, authenticated) \
-             VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {});\n",
+             upload_name, sha256, created_ts, authenticated, quarantined_by) \
+             VALUES ({}, {}, {}, {}, {}, {}, {sha}, {}, {}, \
+             (SELECT CAST('system' AS TEXT) FROM quarantined_hashes WHERE sha256 = {sha}));\n",
             upsert(blob, m.created_ts, job),
             text(&m.origin),
             text(&m.media_id),
@@ -55,9 +56,9 @@ pub(super) fn statements(write: &MediaWrite, job: usize) -> String {
             text(&m.media_type),
             blob.size,
             opt_text(m.upload_name.as_deref()),
-            text(&blob.sha256),
             m.created_ts,
             i32::from(m.authenticated),
+            sha = text(&blob.sha256),
         ),
         MediaWrite::Fill {
             origin,
@@ -67,16 +68,18 @@ pub(super) fn statements(write: &MediaWrite, job: usize) -> String {
             blob,
             now,
         } => format!(
-            "{}UPDATE media SET sha256 = {}, media_type = {}, media_length = {}, \
-             upload_name = {}, unused_expires_at = NULL \
+            "{}UPDATE media SET sha256 = {sha}, media_type = {}, media_length = {}, \
+             upload_name = {}, unused_expires_at = NULL, quarantined_by = COALESCE(\
+             quarantined_by, (SELECT CAST('system' AS TEXT) FROM quarantined_hashes \
+             WHERE sha256 = {sha})) \
              WHERE origin = {} AND media_id = {} AND sha256 IS NULL RETURNING NULL, {job};\n",
             upsert(blob, *now, job),
-            text(&blob.sha256),
             text(media_type),
             blob.size,
             opt_text(upload_name.as_deref()),
             text(origin),
             text(media_id),
+            sha = text(&blob.sha256),
         ),
     }
 }

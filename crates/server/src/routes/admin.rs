@@ -1,5 +1,6 @@
 //! Synapse's admin API (`/_synapse/admin/…`): registration, users, whois, rooms.
 
+mod media;
 mod media_delete;
 pub(crate) mod register;
 mod registration_tokens;
@@ -19,6 +20,7 @@ pub(super) fn router() -> Router<AppState> {
     Router::new()
         .merge(media_delete::router())
         .merge(register::router())
+        .merge(media::router())
         .merge(registration_tokens::router())
         .merge(rooms::router())
         .merge(statistics::router())

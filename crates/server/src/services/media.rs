@@ -3,12 +3,14 @@
 mod access;
 mod delete;
 mod pending;
+mod quarantine;
 mod remote;
 mod sweep;
 mod thumbnails;
 
 pub use delete::UserMediaPage;
 pub use pending::Claim;
+pub use quarantine::ChangesPage;
 pub use remote::{RemotePolicy, RemoteRequest};
 pub use sweep::SweepReport;
 pub use thumbnails::{Served, ThumbnailRequest, ThumbnailSettings};

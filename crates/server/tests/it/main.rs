@@ -4,7 +4,11 @@
 mod harness;
 
 mod admin_media_delete;
+mod admin_media_info;
 mod admin_purge;
+mod admin_quarantine;
+mod admin_quarantine_federation;
+mod admin_room_media;
 mod admin_rooms;
 mod admin_user_media;
 mod admin_users;

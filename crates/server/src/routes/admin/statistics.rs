@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use axum::http::StatusCode;
 use axum::{Json, Router, extract::State, routing::get};
-use mxcd_db::{RoomMediaOrder, Tally, UserMediaOrder, UserMediaQuery};
+use mxcd_db::{RoomMediaOrder, Tally, UserMediaQuery, UserUsageOrder};
 use serde_json::{Value, json};
 
 use crate::{
@@ -53,10 +53,10 @@ async fn users_media(
         )?
         .unwrap_or("user_id")
     {
-        "media_length" => UserMediaOrder::MediaLength,
-        "media_count" => UserMediaOrder::MediaCount,
-        "displayname" => UserMediaOrder::Displayname,
-        _ => UserMediaOrder::UserId,
+        "media_length" => UserUsageOrder::MediaLength,
+        "media_count" => UserUsageOrder::MediaCount,
+        "displayname" => UserUsageOrder::Displayname,
+        _ => UserUsageOrder::UserId,
     };
     let from = q.int("from")?.unwrap_or(0);
     let limit = q.int("limit")?.unwrap_or(100);
