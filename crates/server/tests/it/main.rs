@@ -32,6 +32,8 @@ mod rooms_membership;
 mod rooms_messages;
 mod shared_secret;
 mod statistics;
+mod statistics_consistency;
+mod synadm;
 mod synapse;
 mod sync;
 mod sync_long_poll;

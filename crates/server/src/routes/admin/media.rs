@@ -56,7 +56,7 @@ pub(super) fn router() -> Router<AppState> {
             post(unprotect_media),
         )
         .route(
-            &format!("{V1}/media/{{server}}/{{id}}"),
+            &format!("{V1}/media/{{server_name}}/{{media_id}}"),
             get(get_media_info),
         )
 }
