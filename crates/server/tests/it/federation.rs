@@ -1,6 +1,6 @@
 //! Federation between two mxcd instances over real TLS listeners (self-signed certificates
 //! made here): keys, X-Matrix both ways, the multipart federation endpoints, and remote media
-//! fetched, cached, thumbnailed, purged and quarantined.
+//! fetched, cached, thumbnailed, purged and quarantined (through the admin API).
 
 use std::time::Duration;
 
@@ -120,7 +120,7 @@ async fn download(
 
 async fn mxcd_fetches_from_mxcd(b: Backend) {
     let (mut remote, b_name) = start_federating(b.clone(), |_| {}).await;
-    let (mut local, a_name) = start_federating(b, |cfg| {
+    let (local, a_name) = start_federating(b, |cfg| {
         cfg.max_upload_size = mxcd_types::ByteSize(LOCAL_CAP);
     })
     .await;
@@ -217,8 +217,19 @@ async fn mxcd_fetches_from_mxcd(b: Backend) {
     assert_eq!(err["errcode"], "M_TOO_LARGE");
     assert_eq!(local.sql_i64("SELECT COUNT(*) FROM blobs").await, blobs);
 
-    // Purge A's copy (the service call purge_media_cache makes): a later request fetches again.
-    media.delete(&b_name, &id).await.unwrap();
+    // A's admin purges the cached copy: a later request fetches it again.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis();
+    let purge = format!(
+        "/_synapse/admin/v1/purge_media_cache?before_ts={}",
+        now + 1_000
+    );
+    let r = local
+        .post(&purge, Some(&a_token), serde_json::json!({}))
+        .await;
+    assert!(r.ok()["deleted"].as_i64().unwrap() >= 1, "{}", r.body);
     let (status, _, body) = download(&local, &a_token, &b_name, &id).await;
     assert_eq!(
         (status, &body[..]),
@@ -230,12 +241,15 @@ async fn mxcd_fetches_from_mxcd(b: Backend) {
         "the 404 and the 502 above were fetches too"
     );
 
-    // Quarantine A's cached copy (in the database, then a restart so no cache remembers the
-    // row): 404 on A, still 200 on B.
-    local
-        .sql("UPDATE media SET quarantined_by = '@alice:x' WHERE user_id IS NULL")
+    // A's admin quarantines the cached copy: 404 on A at once, still 200 on B.
+    let r = local
+        .post(
+            &format!("/_synapse/admin/v1/media/quarantine/{b_name}/{id}"),
+            Some(&a_token),
+            serde_json::json!({}),
+        )
         .await;
-    local.restart().await;
+    assert_eq!(*r.ok(), serde_json::json!({}));
     let (status, _, _) = download(&local, &a_token, &b_name, &id).await;
     assert_eq!(status, 404);
     let (status, _, _) = download(&remote, &b_token, &b_name, &id).await;
