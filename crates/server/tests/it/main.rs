@@ -8,6 +8,7 @@ mod admin_media_info;
 mod admin_purge;
 mod admin_quarantine;
 mod admin_quarantine_federation;
+mod admin_quarantine_hash;
 mod admin_room_media;
 mod admin_rooms;
 mod admin_user_media;
