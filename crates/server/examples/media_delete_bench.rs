@@ -4,6 +4,9 @@
 //!
 //! `cargo run --release -p mxcd --example media_delete_bench [COUNT]`
 //!
+//! `MXCD_BENCH_DOWNLOADERS` sets the number of concurrent downloaders (default 2; 0 runs the
+//! deletion alone, without the uploader either).
+//!
 //! Runs on SQLite in a temporary directory, or on PostgreSQL when `MXCD_BENCH_POSTGRES_URL`
 //! names a server where a throw-away database may be created. The media are uploaded over HTTP
 //! (distinct bytes, so each has its own blob and object). Figures are printed, never asserted.
@@ -70,6 +73,11 @@ async fn hammer<F: AsyncFnMut()>(stop: Arc<AtomicBool>, mut f: F) -> (Duration, 
     (worst, n)
 }
 
+/// Concurrent downloaders: `MXCD_BENCH_DOWNLOADERS`, default 2; 0 also stops the uploader.
+fn downloaders_wanted() -> usize {
+    std::env::var("MXCD_BENCH_DOWNLOADERS").map_or(2, |v| v.parse().expect("a number"))
+}
+
 /// Downloaders and one uploader run until `stop`; returns (download worst, downloads, upload
 /// worst, uploads).
 fn load(
@@ -81,7 +89,7 @@ fn load(
 ) -> tokio::task::JoinHandle<(Duration, u64, Duration, u64)> {
     let url = format!("{base}/_matrix/client/v1/media/download/bench.local/{probe}");
     let mut downloaders = Vec::new();
-    for _ in 0..4 {
+    for _ in 0..downloaders_wanted() {
         let (http, url, tok, stop) = (http.clone(), url.clone(), tok.to_owned(), stop.clone());
         downloaders.push(tokio::spawn(hammer(stop, async move || {
             let r = http.get(&url).bearer_auth(&tok).send().await.unwrap();
@@ -90,7 +98,11 @@ fn load(
         })));
     }
     let (http, base, tok, stop) = (http.clone(), base.to_owned(), tok.to_owned(), stop.clone());
+    let uploads = downloaders_wanted() > 0;
     let uploader = tokio::spawn(async move {
+        if !uploads {
+            return (Duration::ZERO, 0);
+        }
         let mut i = 0u64;
         hammer(stop, async move || {
             i += 1;
@@ -112,6 +124,11 @@ fn load(
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> anyhow::Result<()> {
+    if std::env::var("RUST_LOG").is_ok() {
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .init();
+    }
     let count: usize = std::env::args().nth(1).map_or(Ok(10_000), |a| a.parse())?;
     let dir = tempfile::tempdir()?;
     let mut cfg = Config {

@@ -40,8 +40,15 @@ impl Service {
     pub async fn delete_old_local_media(&self, c: &AgeCriteria) -> Result<Vec<String>, MediaError> {
         let mut ids = Vec::new();
         loop {
+            let t = std::time::Instant::now();
             let batch = self.db.delete_old_media_batch(&self.server_name, c).await?;
+            let rows_ms = t.elapsed().as_millis();
             let done = self.finish_batch(batch, &mut ids).await;
+            tracing::debug!(
+                rows_ms,
+                total_ms = t.elapsed().as_millis(),
+                "deletion batch"
+            );
             if done {
                 return Ok(ids);
             }
