@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 use crate::{
     harness::{Backend, TestServer, enc},
-    media::{fetch, upload},
+    media::{create_pending, fetch, upload},
     rooms::{create_room, send},
 };
 
@@ -285,16 +285,7 @@ async fn user_quarantine(b: Backend) {
     let a = upload(&s, &user, PHOTO, "image/jpeg", "").await;
     let b2 = upload(&s, &user, PHOTO, "image/jpeg", "").await;
     // A media ID without content has no hash.
-    let r = s
-        .post("/_matrix/media/v1/create", Some(&user), json!({}))
-        .await;
-    let pending = r.ok()["content_uri"]
-        .as_str()
-        .unwrap()
-        .rsplit('/')
-        .next()
-        .unwrap()
-        .to_owned();
+    let pending = create_pending(&s, &user).await;
     let path = format!("/user/{}/media/quarantine", enc("@user:test.local"));
     assert_eq!(
         admin_post(&s, &admin, &path).await,

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use crate::{
     admin_quarantine::{CMYK, PHOTO, admin_post, download_status, quarantined_by, setup},
     harness::{Backend, TestServer, enc},
-    media::upload,
+    media::{create_pending, upload},
     rooms::{create_room, send},
 };
 
@@ -51,16 +51,7 @@ async fn later_copies_of_a_quarantined_hash(b: Backend) {
     let again = upload(&s, &user, PHOTO, "image/jpeg", "").await;
     assert_eq!(quarantined_by(&s, &admin, &again).await, "system");
     assert_eq!(download_status(&s, &user, &again, "").await, 404);
-    let r = s
-        .post("/_matrix/media/v1/create", Some(&user), json!({}))
-        .await;
-    let pending = r.ok()["content_uri"]
-        .as_str()
-        .unwrap()
-        .rsplit('/')
-        .next()
-        .unwrap()
-        .to_owned();
+    let pending = create_pending(&s, &user).await;
     let r = s
         .client
         .put(format!(

@@ -58,6 +58,19 @@ pub(crate) async fn upload(
     id
 }
 
+/// Creates a media ID without content (`POST /_matrix/media/v1/create`) and returns it.
+pub(crate) async fn create_pending(s: &TestServer, token: &str) -> String {
+    let r = s
+        .post(
+            "/_matrix/media/v1/create",
+            Some(token),
+            serde_json::json!({}),
+        )
+        .await;
+    let uri = r.ok()["content_uri"].as_str().unwrap();
+    uri.rsplit('/').next().unwrap().to_owned()
+}
+
 pub(crate) async fn fetch(
     s: &TestServer,
     path: &str,

@@ -7,7 +7,7 @@ use serde_json::json;
 use super::{bytes_of, call, count, download_status, exec};
 use crate::{
     harness::{Backend, TestServer, enc},
-    media::upload,
+    media::{create_pending, upload},
     rooms::{V3, create_room},
 };
 
@@ -152,16 +152,7 @@ async fn delete_by_date_exclusions(b: Backend) {
         format!("UPDATE media SET safe_from_quarantine = TRUE WHERE media_id = '{p}'"),
     )
     .await;
-    let r = s
-        .post("/_matrix/media/v1/create", Some(&admin), json!({}))
-        .await;
-    let pending = r.ok()["content_uri"]
-        .as_str()
-        .unwrap()
-        .rsplit('/')
-        .next()
-        .unwrap()
-        .to_owned();
+    let pending = create_pending(&s, &admin).await;
     let path = format!(
         "/_synapse/admin/v1/media/delete?before_ts={}&keep_profiles=false",
         now_ms() + 1
