@@ -46,7 +46,7 @@ pub use error::{DbError, ErrorKind};
 pub use events::{EventRow, MediaRef, MemberFields, NewEvent, NewRoom, Redaction, RoomField};
 pub use media::{BlobOutcome, MediaRow, NewBlob, NewMedia};
 pub use media_delete::{AgeCriteria, BATCH as DELETE_BATCH, Deleted, UserMediaOrder, UserMediaRow};
-pub use quarantine::{MediaInfoRow, QuarantineChange, QuarantineTarget};
+pub use quarantine::{QuarantineChange, QuarantineTarget};
 pub use registration::{RegistrationToken, UiaSession};
 pub use room_media::RoomMediaRow;
 pub use rooms::{

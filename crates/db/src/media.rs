@@ -18,6 +18,8 @@ pub struct MediaRow {
     pub safe_from_quarantine: bool,
     pub authenticated: bool,
     pub unused_expires_at: Option<i64>,
+    /// Always `NULL` here (mxcd has no URL previews); shown by the admin media info.
+    pub url_cache: Option<String>,
     /// The storage key of the content, when there is content.
     pub storage_key: Option<String>,
 }
@@ -77,7 +79,7 @@ pub(crate) const UPSERT_BLOB: &str = "INSERT INTO blobs (sha256, storage_key, si
 
 const MEDIA_COLUMNS: &str = "m.origin, m.media_id, m.user_id, m.media_type, m.media_length, \
      m.upload_name, m.sha256, m.created_ts, m.last_access_ts, m.quarantined_by, \
-     m.safe_from_quarantine, m.authenticated, m.unused_expires_at, b.storage_key";
+     m.safe_from_quarantine, m.authenticated, m.unused_expires_at, m.url_cache, b.storage_key";
 
 /// A write that gives a media row its content, committed together with the blob reference.
 /// On SQLite these go through the group commit; see `group_commit.rs`. Content whose hash is

@@ -24,25 +24,6 @@ pub struct QuarantineChange {
     pub quarantined: bool,
 }
 
-/// A media row as the admin media info shows it (reference §1.10).
-#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
-pub struct MediaInfoRow {
-    pub origin: String,
-    pub media_id: String,
-    pub user_id: Option<String>,
-    pub media_type: Option<String>,
-    pub media_length: Option<i64>,
-    pub upload_name: Option<String>,
-    pub created_ts: i64,
-    pub last_access_ts: Option<i64>,
-    pub quarantined_by: Option<String>,
-    pub safe_from_quarantine: bool,
-    pub authenticated: bool,
-    pub url_cache: Option<String>,
-    pub sha256: Option<String>,
-    pub storage_key: Option<String>,
-}
-
 /// Past this many changed rows, every cached media row is dropped instead of each by name.
 const ANNOUNCE_EACH_UP_TO: usize = 64;
 
@@ -250,27 +231,6 @@ impl Db {
             .fetch_one(p)
             .await?
                 > 0
-        }))
-    }
-
-    /// A media row with everything the admin media info shows.
-    pub async fn media_info(
-        &self,
-        origin: &str,
-        media_id: &str,
-    ) -> Result<Option<MediaInfoRow>, DbError> {
-        Ok(read!(self, |p| {
-            sqlx::query_as(
-                "SELECT m.origin, m.media_id, m.user_id, m.media_type, m.media_length, \
-                 m.upload_name, m.created_ts, m.last_access_ts, m.quarantined_by, \
-                 m.safe_from_quarantine, m.authenticated, m.url_cache, m.sha256, b.storage_key \
-                 FROM media m LEFT JOIN blobs b ON b.sha256 = m.sha256 \
-                 WHERE m.origin = $1 AND m.media_id = $2",
-            )
-            .bind(origin)
-            .bind(media_id)
-            .fetch_optional(p)
-            .await?
         }))
     }
 }

@@ -55,6 +55,12 @@ impl ParsedUserId<'_> {
     }
 }
 
+/// `next_token` of Synapse's offset pagination: present when more rows follow. Never on an
+/// empty page (`limit=0`), where Synapse's would equal `from` and make clients loop.
+pub(crate) fn next_token(from: i64, limit: i64, returned: usize, total: i64) -> Option<i64> {
+    (limit > 0 && from.saturating_add(limit) < total).then(|| from + returned as i64)
+}
+
 /// Python truthiness of a JSON value, for fields Synapse reads with `bool(...)`.
 pub(crate) fn truthy(v: &Value) -> bool {
     match v {

@@ -34,6 +34,7 @@ mod rooms_messages;
 mod shared_secret;
 mod statistics;
 mod statistics_consistency;
+mod statistics_rooms;
 mod synadm;
 mod synapse;
 mod sync;

@@ -10,7 +10,7 @@ use axum::{
     http::StatusCode,
     routing::{get, post},
 };
-use mxcd_db::{MediaInfoRow, QuarantineTarget};
+use mxcd_db::{MediaRow, QuarantineTarget};
 use serde_json::{Value, json};
 
 use crate::{
@@ -188,7 +188,7 @@ async fn get_media_info(
 }
 
 /// The 14 keys of Synapse's media info: local and remote rows fill different ones.
-fn media_info(r: &MediaInfoRow, local: bool) -> Value {
+fn media_info(r: &MediaRow, local: bool) -> Value {
     json!({
         "media_origin": (!local).then_some(&r.origin),
         "user_id": if local { r.user_id.as_deref() } else { None },

@@ -32,8 +32,8 @@ pub(super) fn router() -> Router<AppState> {
 
 /// `{total, next_token}` of Synapse's offset pagination (`next_token` only when more follow).
 fn paginate(mut body: Value, from: i64, limit: i64, returned: usize, total: i64) -> Value {
-    if from.saturating_add(limit) < total && returned > 0 {
-        body["next_token"] = json!(from + returned as i64);
+    if let Some(next) = super::next_token(from, limit, returned, total) {
+        body["next_token"] = json!(next);
     }
     body["total"] = json!(total);
     body

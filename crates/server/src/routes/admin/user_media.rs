@@ -110,9 +110,8 @@ async fn list_user_media(
         "media": rows.iter().map(media_entry).collect::<Vec<_>>(),
         "total": total,
     });
-    // Synapse would send `next_token == from` for `limit=0`, which makes clients loop.
-    if p.limit > 0 && p.from.saturating_add(p.limit) < total {
-        body["next_token"] = json!(p.from + rows.len() as i64);
+    if let Some(next) = super::next_token(p.from, p.limit, rows.len(), total) {
+        body["next_token"] = json!(next);
     }
     Ok(Json(body))
 }

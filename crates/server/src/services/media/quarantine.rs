@@ -2,7 +2,7 @@
 //! quarantine by media, room and user, protection, the change stream, media info, and the
 //! admin's download past a quarantine.
 
-use mxcd_db::{MediaInfoRow, MediaRow, QuarantineChange, QuarantineTarget};
+use mxcd_db::{MediaRow, QuarantineChange, QuarantineTarget};
 use mxcd_types::time::now_ms;
 
 use super::{MediaError, Service};
@@ -84,8 +84,8 @@ impl Service {
         &self,
         server: &str,
         media_id: &str,
-    ) -> Result<Option<MediaInfoRow>, MediaError> {
-        Ok(self.db.media_info(server, media_id).await?)
+    ) -> Result<Option<MediaRow>, MediaError> {
+        Ok(self.db.get_media(server, media_id).await?)
     }
 
     /// For an admin's `admin_unsafely_bypass_quarantine=true`: the row with content, whether
