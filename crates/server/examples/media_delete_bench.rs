@@ -11,6 +11,8 @@
 //! names a server where a throw-away database may be created. The media are uploaded over HTTP
 //! (distinct bytes, so each has its own blob and object). Figures are printed, never asserted.
 
+mod common;
+
 use std::{
     sync::{
         Arc,
@@ -20,25 +22,7 @@ use std::{
 };
 
 use futures_util::{StreamExt as _, stream};
-use mxcd_db::testing::PgTestDb;
-use mxcd_server::{Config, config::Secret};
-use serde_json::{Value, json};
-
-const SECRET: &str = "bench-secret";
-
-/// Registers an admin through the shared-secret API and returns an access token.
-async fn register_admin(http: &reqwest::Client, base: &str) -> anyhow::Result<String> {
-    use hmac::{Hmac, KeyInit as _, Mac as _};
-    let url = format!("{base}/_synapse/admin/v1/register");
-    let nonce: Value = http.get(&url).send().await?.json().await?;
-    let nonce = nonce["nonce"].as_str().unwrap().to_owned();
-    let mut mac = Hmac::<sha1::Sha1>::new_from_slice(SECRET.as_bytes())?;
-    mac.update(format!("{nonce}\0root\0pw\0admin").as_bytes());
-    let body = json!({"nonce": nonce, "username": "root", "password": "pw", "admin": true,
-                      "mac": hex::encode(mac.finalize().into_bytes())});
-    let r: Value = http.post(&url).json(&body).send().await?.json().await?;
-    Ok(r["access_token"].as_str().unwrap().to_owned())
-}
+use serde_json::Value;
 
 async fn upload(http: &reqwest::Client, base: &str, tok: &str, body: Vec<u8>) -> String {
     let r: Value = http
@@ -130,31 +114,16 @@ async fn main() -> anyhow::Result<()> {
             .init();
     }
     let count: usize = std::env::args().nth(1).map_or(Ok(10_000), |a| a.parse())?;
-    let dir = tempfile::tempdir()?;
-    let mut cfg = Config {
-        server_name: "bench.local".into(),
-        listen: "127.0.0.1:0".into(),
-        data_dir: dir.path().join("data"),
-        registration_shared_secret: Some(Secret::new(SECRET)),
-        ..Config::default()
-    };
-    let _pg = match std::env::var("MXCD_BENCH_POSTGRES_URL") {
-        Ok(url) if !url.is_empty() => {
-            let db = PgTestDb::create(&url).await;
-            cfg.database.url = Some(db.url().to_owned());
-            Some(db)
-        }
-        _ => None,
-    };
-    let backend = if _pg.is_some() {
-        "PostgreSQL"
-    } else {
-        "SQLite"
-    };
-    let server = mxcd_server::start(cfg.clone()).await?;
+    let common::Bench {
+        server,
+        base,
+        backend,
+        pg: _pg,
+        dir: _dir,
+        ..
+    } = common::start().await?;
     let http = reqwest::Client::new();
-    let base = format!("http://{}", server.addr);
-    let tok = register_admin(&http, &base).await?;
+    let tok = common::register(&http, &base, "root", true).await?;
 
     let seed = Instant::now();
     stream::iter(0..count)

@@ -9,6 +9,8 @@
 //! media and blob rows) are seeded with bulk SQL, since 10,000 HTTP uploads and sends would
 //! measure the seeding. Figures are printed, never asserted.
 
+mod common;
+
 use std::{
     sync::{
         Arc,
@@ -17,27 +19,10 @@ use std::{
     time::{Duration, Instant},
 };
 
-use mxcd_db::testing::PgTestDb;
-use mxcd_server::{Config, config::Secret};
 use serde_json::{Value, json};
 use sqlx::Connection as _;
 
-const SECRET: &str = "bench-secret";
 const DOWNLOADERS: usize = 4;
-
-/// Registers `user` (an admin) through the shared-secret API and returns an access token.
-async fn register(http: &reqwest::Client, base: &str, user: &str) -> anyhow::Result<String> {
-    use hmac::{Hmac, KeyInit as _, Mac as _};
-    let url = format!("{base}/_synapse/admin/v1/register");
-    let nonce: Value = http.get(&url).send().await?.json().await?;
-    let nonce = nonce["nonce"].as_str().unwrap_or_default().to_owned();
-    let mut mac = Hmac::<sha1::Sha1>::new_from_slice(SECRET.as_bytes())?;
-    mac.update(format!("{nonce}\0{user}\0pw\0admin").as_bytes());
-    let body = json!({"nonce": nonce, "username": user, "password": "pw", "admin": true,
-                      "mac": hex::encode(mac.finalize().into_bytes())});
-    let r: Value = http.post(&url).json(&body).send().await?.json().await?;
-    Ok(r["access_token"].as_str().unwrap_or_default().to_owned())
-}
 
 /// The seeding SQL: `n` blobs, media rows and `content.url` references in `room`.
 fn seed_sql(room: &str, n: usize, now: i64) -> String {
@@ -123,26 +108,17 @@ async fn with_downloads<T>(
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> anyhow::Result<()> {
     let n: usize = std::env::args().nth(1).map_or(Ok(10_000), |a| a.parse())?;
-    let dir = tempfile::tempdir()?;
-    let mut cfg = Config {
-        server_name: "bench.local".into(),
-        listen: "127.0.0.1:0".into(),
-        data_dir: dir.path().join("data"),
-        registration_shared_secret: Some(Secret::new(SECRET)),
-        ..Config::default()
-    };
-    let pg = match std::env::var("MXCD_BENCH_POSTGRES_URL") {
-        Ok(url) if !url.is_empty() => Some(PgTestDb::create(&url).await),
-        _ => None,
-    };
-    if let Some(db) = &pg {
-        cfg.database.url = Some(db.url().to_owned());
-    }
-    let backend = if pg.is_some() { "PostgreSQL" } else { "SQLite" };
-    let server = mxcd_server::start(cfg.clone()).await?;
-    let base = format!("http://{}", server.addr);
+    let common::Bench {
+        server,
+        base,
+        cfg,
+        backend,
+        pg,
+        dir: _dir,
+        ..
+    } = common::start().await?;
     let http = reqwest::Client::new();
-    let tok = register(&http, &base, "bench").await?;
+    let tok = common::register(&http, &base, "bench", true).await?;
 
     let room: Value = http
         .post(format!("{base}/_matrix/client/v3/createRoom"))

@@ -9,13 +9,12 @@
 //! 100,000 HTTP sends would measure the seeding rather than sync. Figures are printed, never
 //! asserted.
 
+mod common;
+
 use std::time::{Duration, Instant};
 
-use mxcd_db::{Db, NewEvent, testing::PgTestDb};
-use mxcd_server::{Config, config::Secret};
+use mxcd_db::{Db, NewEvent};
 use serde_json::{Value, json};
-
-const SECRET: &str = "bench-secret";
 
 struct Client {
     http: reqwest::Client,
@@ -47,32 +46,9 @@ impl Client {
 
 /// Registers `user` through the shared-secret API and returns an access token.
 async fn register(c: &Client, user: &str) -> String {
-    use hmac::{Hmac, KeyInit as _, Mac as _};
-    let nonce = c
-        .call(
-            reqwest::Method::GET,
-            "/_synapse/admin/v1/register",
-            None,
-            None,
-        )
-        .await["nonce"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let mut mac = Hmac::<sha1::Sha1>::new_from_slice(SECRET.as_bytes()).unwrap();
-    mac.update(format!("{nonce}\0{user}\0pw\0notadmin").as_bytes());
-    let body = json!({"nonce": nonce, "username": user, "password": "pw", "admin": false,
-                      "mac": hex::encode(mac.finalize().into_bytes())});
-    c.call(
-        reqwest::Method::POST,
-        "/_synapse/admin/v1/register",
-        None,
-        Some(body),
-    )
-    .await["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned()
+    common::register(&c.http, &c.base, user, false)
+        .await
+        .expect("registration")
 }
 
 /// Median and spread of `runs` timings of `f`.
@@ -96,31 +72,18 @@ async fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
     let rooms: usize = args.next().map_or(Ok(1000), |a| a.parse())?;
     let per_room: usize = args.next().map_or(Ok(100), |a| a.parse())?;
-    let dir = tempfile::tempdir()?;
-    let mut cfg = Config {
-        server_name: "bench.local".into(),
-        listen: "127.0.0.1:0".into(),
-        data_dir: dir.path().join("data"),
-        registration_shared_secret: Some(Secret::new(SECRET)),
-        ..Config::default()
-    };
-    let _pg = match std::env::var("MXCD_BENCH_POSTGRES_URL") {
-        Ok(url) if !url.is_empty() => {
-            let db = PgTestDb::create(&url).await;
-            cfg.database.url = Some(db.url().to_owned());
-            Some(db)
-        }
-        _ => None,
-    };
-    let backend = if _pg.is_some() {
-        "PostgreSQL"
-    } else {
-        "SQLite"
-    };
-    let server = mxcd_server::start(cfg.clone()).await?;
+    let common::Bench {
+        server,
+        base,
+        cfg,
+        backend,
+        pg: _pg,
+        dir: _dir,
+        ..
+    } = common::start().await?;
     let c = Client {
         http: reqwest::Client::new(),
-        base: format!("http://{}", server.addr),
+        base,
     };
     let tok = register(&c, "bench").await;
     let user = "@bench:bench.local";
