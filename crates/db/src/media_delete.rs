@@ -12,7 +12,9 @@ pub use user_media::{UserMediaOrder, UserMediaRow};
 
 use sqlx::AssertSqlSafe;
 
-use crate::{Db, DbError, cache::Change, media_delete::release::placeholders, transaction};
+use crate::{
+    Backend, Db, DbError, cache::Change, media_delete::release::placeholders, transaction,
+};
 
 /// Rows deleted per transaction, so that other writers (uploads) never wait long.
 pub const BATCH: usize = 500;
@@ -56,7 +58,7 @@ fn by_age_sql(keep_profiles: bool) -> String {
         ""
     };
     format!(
-        "SELECT m.media_id FROM media m WHERE m.origin = $1 \
+        "SELECT m.origin, m.media_id, m.sha256 FROM media m WHERE m.origin = $1 \
          AND COALESCE(m.last_access_ts, m.created_ts) < $2 AND m.media_length > $3 \
          AND m.quarantined_by IS NULL AND m.safe_from_quarantine = FALSE {avatars} LIMIT $5"
     )
@@ -74,8 +76,7 @@ impl Db {
         let mut out = Deleted::default();
         for chunk in media_ids.chunks(BATCH) {
             let sql = format!(
-                "DELETE FROM media WHERE origin = $1 AND media_id IN ({}) \
-                 RETURNING origin, media_id, sha256",
+                "SELECT origin, media_id, sha256 FROM media WHERE origin = $1 AND media_id IN ({})",
                 placeholders(2, chunk.len())
             );
             let mut args = vec![Arg::Text(origin.to_owned())];
@@ -93,11 +94,7 @@ impl Db {
         origin: &str,
         c: &AgeCriteria,
     ) -> Result<Deleted, DbError> {
-        let sql = format!(
-            "DELETE FROM media WHERE origin = $1 AND media_id IN ({}) \
-             RETURNING origin, media_id, sha256",
-            by_age_sql(c.keep_profiles)
-        );
+        let sql = by_age_sql(c.keep_profiles);
         let args = vec![
             Arg::Text(origin.to_owned()),
             Arg::Int(c.before_ts),
@@ -119,9 +116,8 @@ impl Db {
         before_ts: i64,
     ) -> Result<Deleted, DbError> {
         // Remote rows always have content and a last-access time (set when cached).
-        let sql = "DELETE FROM media WHERE (origin, media_id) IN (SELECT origin, media_id \
-                   FROM media WHERE origin <> $1 AND last_access_ts < $2 \
-                   AND quarantined_by IS NULL LIMIT $3) RETURNING origin, media_id, sha256"
+        let sql = "SELECT origin, media_id, sha256 FROM media WHERE origin <> $1 \
+                   AND last_access_ts < $2 AND quarantined_by IS NULL LIMIT $3"
             .to_owned();
         let args = vec![
             Arg::Text(local_origin.to_owned()),
@@ -133,16 +129,29 @@ impl Db {
         Ok(out)
     }
 
-    /// Runs one `DELETE … RETURNING origin, media_id, sha256` and drops the references of the
-    /// rows it removed, in one transaction; then announces the change to the read caches.
+    /// Deletes the rows `select` yields (`origin, media_id, sha256`, at most [`BATCH`]) and
+    /// drops their blob references, in one transaction; then announces the change to the read
+    /// caches. The rows are selected (and on PostgreSQL locked) first and deleted last: the
+    /// statistics rows their deletion updates (see migration 0010) then stay locked for one
+    /// statement and the commit, so an upload by the same user never waits for a whole batch.
     async fn delete_batch(
         &self,
-        sql: String,
+        select: String,
         args: Vec<Arg>,
         out: &mut Deleted,
     ) -> Result<(), DbError> {
+        let (select, prelude) = match self.backend {
+            Backend::Postgres(_) => (select + " FOR UPDATE", None),
+            // SQLite keeps the foreign keys to `blobs`: check them at the commit, once the
+            // rows that referenced the blobs deleted here are gone too.
+            Backend::Sqlite { .. } => (select, Some("PRAGMA defer_foreign_keys = ON")),
+        };
         let (rows, freed) = transaction!(self, |tx| {
-            let mut q = sqlx::query_as::<_, (String, String, Option<String>)>(AssertSqlSafe(sql));
+            if let Some(sql) = prelude {
+                sqlx::query(sql).execute(&mut *tx).await?;
+            }
+            let mut q =
+                sqlx::query_as::<_, (String, String, Option<String>)>(AssertSqlSafe(select));
             for a in &args {
                 q = match a {
                     Arg::Int(n) => q.bind(*n),
@@ -152,6 +161,18 @@ impl Db {
             let rows = q.fetch_all(&mut *tx).await?;
             let shas: Vec<String> = rows.iter().filter_map(|r| r.2.clone()).collect();
             let freed = release::release_blobs!(tx, shas);
+            for chunk in rows.chunks(BATCH) {
+                let pairs = (0..chunk.len())
+                    .map(|i| format!("(${}, ${})", 2 * i + 1, 2 * i + 2))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let sql = format!("DELETE FROM media WHERE (origin, media_id) IN (VALUES {pairs})");
+                let mut q = sqlx::query(AssertSqlSafe(sql));
+                for (origin, media_id, _) in chunk {
+                    q = q.bind(origin).bind(media_id);
+                }
+                q.execute(&mut *tx).await?;
+            }
             (rows, freed)
         });
         let media: Vec<(String, String)> = rows.into_iter().map(|(o, m, _)| (o, m)).collect();

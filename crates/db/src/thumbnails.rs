@@ -2,7 +2,7 @@
 //! blob of its own bytes. They go when their source content goes (see `blobs.rs`).
 
 use crate::{
-    Db, DbError, NewBlob,
+    Backend, Db, DbError, NewBlob,
     blobs::release_blob,
     media::{UPSERT_BLOB, unused_new_key},
     read, transaction,
@@ -62,9 +62,10 @@ impl Db {
     }
 
     /// Records thumbnails of `source_sha256` (and, with `pregenerated`, that pre-generation ran
-    /// for it). A thumbnail that already exists is kept as it is. Returns the storage keys just
-    /// written that ended up unused (identical bytes stored already, or a thumbnail recorded
-    /// meanwhile); the caller deletes them.
+    /// for it). A thumbnail that already exists is kept as it is, and nothing is recorded when
+    /// the source content is gone (deleted while its thumbnails were made). Returns the storage
+    /// keys just written that ended up unused (identical bytes stored already, a thumbnail
+    /// recorded meanwhile, or no source); the caller deletes them.
     pub async fn insert_thumbnails(
         &self,
         source_sha256: &str,
@@ -72,8 +73,25 @@ impl Db {
         pregenerated: bool,
         now: i64,
     ) -> Result<Vec<String>, DbError> {
+        // The source's row is locked against deletion until the commit on PostgreSQL (which has
+        // no foreign keys to `blobs`, see migration 0010); SQLite has one writer.
+        let source = match self.backend {
+            Backend::Postgres(_) => "SELECT sha256 FROM blobs WHERE sha256 = $1 FOR KEY SHARE",
+            Backend::Sqlite { .. } => "SELECT sha256 FROM blobs WHERE sha256 = $1",
+        };
         let unused = transaction!(self, |tx| {
             let mut unused = Vec::new();
+            let present = sqlx::query_scalar::<_, String>(source)
+                .bind(source_sha256)
+                .fetch_optional(&mut *tx)
+                .await?
+                .is_some();
+            let thumbs = if present {
+                thumbs
+            } else {
+                unused.extend(thumbs.iter().map(|t| t.blob.storage_key.clone()));
+                &[]
+            };
             for t in thumbs {
                 let key: String = sqlx::query_scalar(UPSERT_BLOB)
                     .bind(&t.blob.sha256)
@@ -144,7 +162,7 @@ impl Db {
                     .bind(now)
                     .fetch_one(&mut *tx)
                     .await?;
-                sqlx::query(
+                let updated = sqlx::query(
                     "UPDATE thumbnails SET sha256 = $6, length = $7 WHERE source_sha256 = $1 \
                      AND width = $2 AND height = $3 AND method = $4 AND media_type = $5",
                 )
@@ -156,8 +174,16 @@ impl Db {
                 .bind(&blob.sha256)
                 .bind(blob.size)
                 .execute(&mut *tx)
-                .await?;
-                let mut unused = release_blob!(tx, old.sha256.as_str());
+                .await?
+                .rows_affected();
+                // The row holds the new bytes' reference instead of the old ones'; if the row
+                // went meanwhile (its source was deleted), nothing holds either.
+                let dropped = if updated == 0 {
+                    &blob.sha256
+                } else {
+                    &old.sha256
+                };
+                let mut unused = release_blob!(tx, dropped.as_str());
                 unused.extend(unused_new_key(key, blob));
                 unused
             }
