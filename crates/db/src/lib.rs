@@ -250,6 +250,12 @@ impl Db {
         }
     }
 
+    /// Whether transactions commit side by side (PostgreSQL) rather than one at a time through
+    /// a single writer (SQLite), which other disk work in the meantime would hold up.
+    pub fn concurrent_writers(&self) -> bool {
+        matches!(self.backend, Backend::Postgres(_))
+    }
+
     /// Closes every connection, waiting for queries in flight.
     pub async fn close(&self) {
         if let Some(l) = &self.listener {

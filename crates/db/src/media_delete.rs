@@ -10,6 +10,8 @@ mod user_media;
 
 pub use user_media::{UserMediaOrder, UserMediaRow};
 
+use std::collections::BTreeMap;
+
 use sqlx::AssertSqlSafe;
 
 use crate::{
@@ -161,17 +163,22 @@ impl Db {
             let rows = q.fetch_all(&mut *tx).await?;
             let shas: Vec<String> = rows.iter().filter_map(|r| r.2.clone()).collect();
             let freed = release::release_blobs!(tx, shas);
-            for chunk in rows.chunks(BATCH) {
-                let pairs = (0..chunk.len())
-                    .map(|i| format!("(${}, ${})", 2 * i + 1, 2 * i + 2))
-                    .collect::<Vec<_>>()
-                    .join(", ");
-                let sql = format!("DELETE FROM media WHERE (origin, media_id) IN (VALUES {pairs})");
-                let mut q = sqlx::query(AssertSqlSafe(sql));
-                for (origin, media_id, _) in chunk {
-                    q = q.bind(origin).bind(media_id);
+            let mut by_origin: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+            for (origin, media_id, _) in &rows {
+                by_origin.entry(origin).or_default().push(media_id);
+            }
+            for (origin, ids) in by_origin {
+                for chunk in ids.chunks(BATCH) {
+                    let sql = format!(
+                        "DELETE FROM media WHERE origin = $1 AND media_id IN ({})",
+                        placeholders(2, chunk.len())
+                    );
+                    let mut q = sqlx::query(AssertSqlSafe(sql)).bind(origin);
+                    for id in chunk {
+                        q = q.bind(*id);
+                    }
+                    q.execute(&mut *tx).await?;
                 }
-                q.execute(&mut *tx).await?;
             }
             (rows, freed)
         });

@@ -38,35 +38,49 @@ impl Service {
     /// `c.keep_profiles` not used as an avatar. Returns the deleted media IDs.
     #[tracing::instrument(skip_all, fields(before_ts = c.before_ts))]
     pub async fn delete_old_local_media(&self, c: &AgeCriteria) -> Result<Vec<String>, MediaError> {
-        let mut ids = Vec::new();
-        loop {
-            let t = std::time::Instant::now();
-            let batch = self.db.delete_old_media_batch(&self.server_name, c).await?;
-            let rows_ms = t.elapsed().as_millis();
-            let done = self.finish_batch(batch, &mut ids).await;
-            tracing::debug!(
-                rows_ms,
-                total_ms = t.elapsed().as_millis(),
-                "deletion batch"
-            );
-            if done {
-                return Ok(ids);
-            }
-        }
+        self.delete_in_batches(|| self.db.delete_old_media_batch(&self.server_name, c))
+            .await
     }
 
     /// Deletes cached remote media last accessed before `before_ts` and not quarantined; a
     /// later request fetches it again. Returns how many items went.
     #[tracing::instrument(skip_all, fields(before_ts))]
     pub async fn purge_remote_cache(&self, before_ts: i64) -> Result<usize, MediaError> {
+        let ids = self
+            .delete_in_batches(|| {
+                self.db
+                    .purge_remote_media_batch(&self.server_name, before_ts)
+            })
+            .await?;
+        Ok(ids.len())
+    }
+
+    /// Runs `batch` until it deletes fewer than [`DELETE_BATCH`] rows; returns the deleted media
+    /// IDs. On PostgreSQL the objects a batch freed are deleted while the next batch runs; on
+    /// SQLite before it, because the unlinks would hold up the single writer's commit (and every
+    /// upload queued behind it). See docs/benchmarks.md.
+    async fn delete_in_batches<F, Fut>(&self, mut batch: F) -> Result<Vec<String>, MediaError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<Deleted, mxcd_db::DbError>>,
+    {
         let mut ids = Vec::new();
+        let mut freed = Vec::new();
         loop {
-            let batch = self
-                .db
-                .purge_remote_media_batch(&self.server_name, before_ts)
-                .await?;
-            if self.finish_batch(batch, &mut ids).await {
-                return Ok(ids.len());
+            let t = std::time::Instant::now();
+            let rows = if self.db.concurrent_writers() {
+                tokio::join!(batch(), self.delete_objects(&freed)).0?
+            } else {
+                self.delete_objects(&freed).await;
+                batch().await?
+            };
+            tracing::debug!(ms = t.elapsed().as_millis(), "deletion batch");
+            freed = rows.freed_keys;
+            let last = rows.media.len() < DELETE_BATCH;
+            ids.extend(rows.media.into_iter().map(|(_, m)| m));
+            if last {
+                self.delete_objects(&freed).await;
+                return Ok(ids);
             }
         }
     }
@@ -109,14 +123,6 @@ impl Service {
             .filter(|id| gone.contains(id.as_str()))
             .cloned()
             .collect())
-    }
-
-    /// Deletes a batch's objects and collects its media IDs; `true` when it was the last.
-    async fn finish_batch(&self, batch: Deleted, ids: &mut Vec<String>) -> bool {
-        self.delete_objects(&batch.freed_keys).await;
-        let last = batch.media.len() < DELETE_BATCH;
-        ids.extend(batch.media.into_iter().map(|(_, m)| m));
-        last
     }
 
     /// Deletes unreferenced objects, [`PARALLEL_DELETES`] at a time. Failures are logged and
