@@ -98,24 +98,7 @@ impl World {
     pub(crate) async fn step(&mut self) {
         let user = format!("@u{}:{HS}", self.rng.below(6));
         match self.rng.below(17) {
-            0..=3 => {
-                let id = self.id("m");
-                let m = NewMedia {
-                    origin: HS.into(),
-                    media_id: id.clone(),
-                    user_id: Some(user),
-                    media_type: "image/png".into(),
-                    upload_name: None,
-                    created_ts: self.ts(),
-                    authenticated: true,
-                };
-                // Few distinct contents: identical uploads are common.
-                self.db
-                    .insert_media(&m, &blob(self.rng.below(8)))
-                    .await
-                    .unwrap();
-                self.media.push((HS.into(), id));
-            }
+            0..=3 => self.insert(HS, Some(user)).await,
             4 => {
                 let id = self.id("p");
                 let ts = self.ts();
@@ -136,23 +119,7 @@ impl World {
                     .fill_pending_media(HS, &id, "text/plain", None, &b, 1)
                     .await;
             }
-            6 => {
-                let id = self.id("r");
-                let m = NewMedia {
-                    origin: "there.test".into(),
-                    media_id: id.clone(),
-                    user_id: None,
-                    media_type: "image/png".into(),
-                    upload_name: None,
-                    created_ts: self.ts(),
-                    authenticated: true,
-                };
-                self.db
-                    .insert_media(&m, &blob(self.rng.below(8)))
-                    .await
-                    .unwrap();
-                self.media.push(("there.test".into(), id));
-            }
+            6 => self.insert("there.test", None).await,
             7 if !self.media.is_empty() => {
                 // Delete by ID (local or a remote purge); gone already is fine.
                 let i = self.rng.below(self.media.len() as u64) as usize;
@@ -176,6 +143,26 @@ impl World {
             15 => self.repair_thumbnail().await,
             _ => self.event().await,
         }
+    }
+
+    /// A media row with content: a local upload (`user`) or a remote item cached (none). Few
+    /// distinct contents, so identical uploads are common.
+    async fn insert(&mut self, origin: &str, user: Option<String>) {
+        let id = self.id(if user.is_some() { "m" } else { "r" });
+        let m = NewMedia {
+            origin: origin.into(),
+            media_id: id.clone(),
+            user_id: user,
+            media_type: "image/png".into(),
+            upload_name: None,
+            created_ts: self.ts(),
+            authenticated: true,
+        };
+        self.db
+            .insert_media(&m, &blob(self.rng.below(8)))
+            .await
+            .unwrap();
+        self.media.push((origin.into(), id));
     }
 
     /// The admin API's deletions: old local media (any size or larger ones, sparing avatars or
