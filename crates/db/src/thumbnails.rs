@@ -73,10 +73,14 @@ impl Db {
         pregenerated: bool,
         now: i64,
     ) -> Result<Vec<String>, DbError> {
-        // The source's row is locked against deletion until the commit on PostgreSQL (which has
-        // no foreign keys to `blobs`, see migration 0010); SQLite has one writer.
+        // On PostgreSQL (no foreign keys to `blobs`, see migration 0010) the source's row stays
+        // locked until the commit, in the mode of the reference-count update a deletion makes
+        // before it deletes a source's thumbnails and then its row: either the deletion waits and
+        // then sees these thumbnails, or this waits and then finds no source. (A share lock would
+        // do for that, but two of them could not both upgrade to the `thumbnailed_ts` update
+        // below.) SQLite has one writer.
         let source = match self.backend {
-            Backend::Postgres(_) => "SELECT sha256 FROM blobs WHERE sha256 = $1 FOR KEY SHARE",
+            Backend::Postgres(_) => "SELECT sha256 FROM blobs WHERE sha256 = $1 FOR NO KEY UPDATE",
             Backend::Sqlite { .. } => "SELECT sha256 FROM blobs WHERE sha256 = $1",
         };
         let unused = transaction!(self, |tx| {
