@@ -19,11 +19,11 @@ fn blob(n: u64) -> NewBlob {
     }
 }
 
-#[tokio::test]
-async fn thumbnails_never_outlive_a_source_deleted_meanwhile() {
+/// A fresh database holding one local upload; `None` (skipped) without PostgreSQL.
+async fn one_upload() -> Option<(PgTestDb, Db, NewBlob)> {
     let Some(admin) = postgres_admin_url() else {
         eprintln!("skipped: MXCD_TEST_POSTGRES_URL is not set");
-        return;
+        return None;
     };
     let pg = PgTestDb::create(&admin).await;
     let db = Db::connect(pg.url(), None).await.unwrap();
@@ -38,6 +38,14 @@ async fn thumbnails_never_outlive_a_source_deleted_meanwhile() {
         authenticated: true,
     };
     db.insert_media(&media, &source).await.unwrap();
+    Some((pg, db, source))
+}
+
+#[tokio::test]
+async fn thumbnails_never_outlive_a_source_deleted_meanwhile() {
+    let Some((pg, db, source)) = one_upload().await else {
+        return;
+    };
 
     // A deletion batch, up to the point where it has dropped the reference and deleted the
     // source's thumbnails but not yet its blob row.
@@ -90,5 +98,42 @@ async fn thumbnails_never_outlive_a_source_deleted_meanwhile() {
         .await;
     assert_eq!(left, Vec::<(String, String)>::new());
     assert_eq!(db.count_blobs().await.unwrap(), 0);
+    db.close().await;
+}
+
+/// Pre-generations of one source at once (identical uploads) wait for each other: neither
+/// holds a lock the other must upgrade, so none fails with a deadlock.
+#[tokio::test]
+async fn pregenerations_of_one_source_do_not_deadlock() {
+    // `_pg` keeps the database until the end.
+    let Some((_pg, db, source)) = one_upload().await else {
+        return;
+    };
+    for round in 0..10u64 {
+        let writers: Vec<_> = (0..6u64)
+            .map(|i| {
+                let (db, sha) = (db.clone(), source.sha256.clone());
+                let thumb = NewThumbnail {
+                    width: 32 + i as i64,
+                    height: 32,
+                    method: "scale".into(),
+                    media_type: "image/png".into(),
+                    blob: blob(100 + round * 10 + i),
+                };
+                tokio::spawn(async move { db.insert_thumbnails(&sha, &[thumb], true, 2).await })
+            })
+            .collect();
+        for w in writers {
+            w.await.unwrap().unwrap();
+        }
+    }
+    let n = db
+        .test_query_pairs("SELECT source_sha256, sha256 FROM thumbnails")
+        .await;
+    assert_eq!(
+        n.len(),
+        6,
+        "one thumbnail per size, the first recorded kept"
+    );
     db.close().await;
 }
