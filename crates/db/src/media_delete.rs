@@ -167,18 +167,17 @@ impl Db {
             for (origin, media_id, _) in &rows {
                 by_origin.entry(origin).or_default().push(media_id);
             }
+            // At most BATCH rows, so one list per origin stays within the parameter limits.
             for (origin, ids) in by_origin {
-                for chunk in ids.chunks(BATCH) {
-                    let sql = format!(
-                        "DELETE FROM media WHERE origin = $1 AND media_id IN ({})",
-                        placeholders(2, chunk.len())
-                    );
-                    let mut q = sqlx::query(AssertSqlSafe(sql)).bind(origin);
-                    for id in chunk {
-                        q = q.bind(*id);
-                    }
-                    q.execute(&mut *tx).await?;
+                let sql = format!(
+                    "DELETE FROM media WHERE origin = $1 AND media_id IN ({})",
+                    placeholders(2, ids.len())
+                );
+                let mut q = sqlx::query(AssertSqlSafe(sql)).bind(origin);
+                for id in ids {
+                    q = q.bind(id);
                 }
+                q.execute(&mut *tx).await?;
             }
             (rows, freed)
         });
