@@ -1,8 +1,11 @@
-//! The local-filesystem store: `<root>/blobs/ab/cd/<key>`, uploads in flight under `<root>/tmp`.
+//! The local-filesystem store: `<root>/blobs/ab/<key>` (keys of earlier versions at
+//! `<root>/blobs/ab/cd/<key>`, see [`BlobKey`]).
 //!
-//! A put writes a temporary file while hashing, `fsync`s it, renames it into place and
-//! `fsync`s the directory, so a blob that `put` reported is on disk and a crash never leaves a
-//! partial blob under `blobs/`.
+//! A put writes `<key>.part` beside its final name while hashing, `fsync`s it, renames it into
+//! place and `fsync`s the directory, so a blob that `put` reported is on disk and a crash never
+//! leaves a partial blob under its key. The rename stays inside one directory: a rename across
+//! directories takes a lock on the whole filesystem, and dirties two directories.
+//! Shard directories are made when first needed, and their parent is synced then.
 
 use std::{
     io::{Read as _, Seek as _, SeekFrom, Write as _},
@@ -17,23 +20,33 @@ use futures_util::StreamExt as _;
 
 use crate::{BlobError, BlobKey, BlobStore, ByteStream, Meter, Stored, check_range};
 
-/// Downloads are read in chunks of this size: big enough that a typical image is one read, small
-/// enough that many concurrent downloads stay cheap in memory.
+/// Downloads are read in chunks of this size: small enough that many concurrent downloads stay
+/// cheap in memory.
 const READ_CHUNK: usize = 512 * 1024;
+/// A download of at most this many bytes is read whole by the hop to the blocking pool that
+/// opens the file: most media (images, short clips) then cost one hop and one read. Larger ones
+/// go in [`READ_CHUNK`]s. Measured on 1 MiB downloads: 0.56 → 0.47–0.51 ms of server CPU each.
+const WHOLE_READ: u64 = 1024 * 1024;
+
+/// The suffix of an upload in flight.
+const PART: &str = ".part";
 
 #[derive(Debug, Clone)]
 pub struct FsStore {
     blobs: PathBuf,
-    tmp: PathBuf,
+    /// Where versions before the one-level layout kept uploads in flight; only swept now.
+    legacy_tmp: PathBuf,
 }
 
 impl FsStore {
     /// Opens (creating if needed) a store rooted at `root`.
     pub async fn open(root: &Path) -> Result<Self, BlobError> {
-        let (blobs, tmp) = (root.join("blobs"), root.join("tmp"));
+        let blobs = root.join("blobs");
         tokio::fs::create_dir_all(&blobs).await?;
-        tokio::fs::create_dir_all(&tmp).await?;
-        Ok(Self { blobs, tmp })
+        Ok(Self {
+            blobs,
+            legacy_tmp: root.join("tmp"),
+        })
     }
 
     fn path(&self, key: &BlobKey) -> PathBuf {
@@ -84,9 +97,9 @@ struct Chunks {
 }
 
 impl Chunks {
-    /// The next chunk of at most [`READ_CHUNK`] bytes; empty at the end.
-    fn next_chunk(&mut self) -> std::io::Result<Bytes> {
-        let n = self.left.min(READ_CHUNK as u64);
+    /// The next chunk of at most `max` bytes; empty at the end.
+    fn next_chunk(&mut self, max: usize) -> std::io::Result<Bytes> {
+        let n = self.left.min(max as u64);
         let mut buf = Vec::with_capacity(n as usize);
         (&mut self.file).take(n).read_to_end(&mut buf)?;
         if (buf.len() as u64) < n {
@@ -100,7 +113,7 @@ impl Chunks {
     }
 }
 
-/// An upload in flight under `tmp/`, created on its first write.
+/// An upload in flight, `<key>.part` beside its final name, created on its first write.
 struct TmpFile {
     path: PathBuf,
     file: Option<std::fs::File>,
@@ -111,41 +124,59 @@ impl TmpFile {
         Self { path, file: None }
     }
 
+    /// The open file, created (and its shard directory with it) if this is the first write.
+    fn file(&mut self) -> std::io::Result<&mut std::fs::File> {
+        if self.file.is_none() {
+            let file = match std::fs::File::create_new(&self.path) {
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    make_shard(self.path.parent().expect("sharded path has a parent"))?;
+                    std::fs::File::create_new(&self.path)?
+                }
+                file => file?,
+            };
+            self.file = Some(file);
+        }
+        Ok(self.file.as_mut().expect("just set"))
+    }
+
     fn append(mut self, chunks: &[Bytes]) -> Result<Self, BlobError> {
-        let file = match &mut self.file {
-            Some(f) => f,
-            None => self.file.insert(std::fs::File::create(&self.path)?),
-        };
+        let file = self.file()?;
         for chunk in chunks {
             file.write_all(chunk)?;
         }
         Ok(self)
     }
 
-    /// Makes the bytes durable and moves them to `dest`: `fsync` the file, rename it, `fsync`
-    /// the directory it landed in.
-    fn publish(self, dest: &Path) -> Result<(), BlobError> {
-        let file = match self.file {
-            Some(f) => f,
-            None => std::fs::File::create(&self.path)?,
-        };
-        file.sync_all()?;
-        drop(file);
-        let parent = dest.parent().expect("sharded path has a parent");
-        std::fs::create_dir_all(parent)?;
+    /// Makes the bytes durable under `dest`: `fsync` the file, rename it, `fsync` the
+    /// directory (the same one).
+    fn publish(mut self, dest: &Path) -> Result<(), BlobError> {
+        self.file()?.sync_all()?;
+        drop(self.file.take());
         std::fs::rename(&self.path, dest)?;
+        let parent = dest.parent().expect("sharded path has a parent");
         std::fs::File::open(parent)?.sync_all()?;
         Ok(())
     }
+}
+
+/// Makes the shard directory `dir` and syncs its parent, so that a blob stored in it stays
+/// reachable after a crash. Another upload making it at the same time is fine: either way the
+/// parent is synced before this upload goes on.
+fn make_shard(dir: &Path) -> std::io::Result<()> {
+    match std::fs::create_dir(dir) {
+        Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => return Err(e),
+        _ => {}
+    }
+    std::fs::File::open(dir.parent().expect("a shard has a parent"))?.sync_all()
 }
 
 #[async_trait]
 impl BlobStore for FsStore {
     async fn put(&self, body: ByteStream, limit: u64) -> Result<Stored, BlobError> {
         let key = BlobKey::generate();
-        let tmp_path = self.tmp.join(key.as_str());
-        let mut meter = Meter::new(limit);
         let dest = self.path(&key);
+        let tmp_path = dest.with_file_name(format!("{key}{PART}"));
+        let mut meter = Meter::new(limit);
         let outcome = match receive(body, &mut meter, TmpFile::new(tmp_path.clone())).await {
             Ok((tmp, rest)) => blocking(move || tmp.append(&rest)?.publish(&dest)).await,
             Err(e) => Err(e),
@@ -171,7 +202,12 @@ impl BlobStore for FsStore {
                 file,
                 left: range.end - range.start,
             };
-            Ok((reader.next_chunk()?, reader))
+            let first = if reader.left <= WHOLE_READ {
+                WHOLE_READ as usize
+            } else {
+                READ_CHUNK
+            };
+            Ok((reader.next_chunk(first)?, reader))
         })
         .await?;
         let rest = futures_util::stream::try_unfold(reader, |mut reader| async move {
@@ -179,7 +215,8 @@ impl BlobStore for FsStore {
                 return Ok(None);
             }
             // The reader moves into the blocking call and back with each chunk.
-            let next = tokio::task::spawn_blocking(move || Ok((reader.next_chunk()?, reader)));
+            let next =
+                tokio::task::spawn_blocking(move || Ok((reader.next_chunk(READ_CHUNK)?, reader)));
             next.await.map_err(std::io::Error::other)?.map(Some)
         });
         let first = futures_util::stream::iter((!first.is_empty()).then_some(Ok(first)));
@@ -204,33 +241,81 @@ impl BlobStore for FsStore {
 
     async fn list(&self) -> Result<Vec<BlobKey>, BlobError> {
         let root = self.blobs.clone();
-        tokio::task::spawn_blocking(move || {
+        blocking(move || {
             let mut keys = Vec::new();
-            for a in std::fs::read_dir(&root)? {
-                for b in std::fs::read_dir(a?.path())? {
-                    for f in std::fs::read_dir(b?.path())? {
-                        if let Some(k) = f?.file_name().to_str().and_then(BlobKey::parse) {
-                            keys.push(k);
-                        }
-                    }
-                }
-            }
+            walk(&root, &mut |name, _| {
+                keys.extend(name.to_str().and_then(BlobKey::parse));
+                Ok(())
+            })?;
             keys.sort();
             Ok(keys)
         })
         .await
-        .map_err(|e| BlobError::Backend(e.to_string()))?
     }
 
     async fn sweep_incomplete(&self, before: SystemTime) -> Result<u64, BlobError> {
-        let mut removed = 0;
-        let mut dir = tokio::fs::read_dir(&self.tmp).await?;
-        while let Some(entry) = dir.next_entry().await? {
-            let modified = entry.metadata().await?.modified()?;
-            if modified < before && tokio::fs::remove_file(entry.path()).await.is_ok() {
-                removed += 1;
+        let (root, legacy_tmp) = (self.blobs.clone(), self.legacy_tmp.clone());
+        blocking(move || {
+            let mut removed = 0;
+            let mut sweep = |path: &Path| -> std::io::Result<()> {
+                if std::fs::metadata(path)?.modified()? < before
+                    && std::fs::remove_file(path).is_ok()
+                {
+                    removed += 1;
+                }
+                Ok(())
+            };
+            walk(&root, &mut |name, path| {
+                if name.to_str().is_some_and(|n| n.ends_with(PART)) {
+                    sweep(path)?;
+                }
+                Ok(())
+            })?;
+            match std::fs::read_dir(&legacy_tmp) {
+                Ok(dir) => {
+                    for entry in dir {
+                        sweep(&entry?.path())?;
+                    }
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e.into()),
+            }
+            Ok(removed)
+        })
+        .await
+    }
+}
+
+/// Calls `visit` with the name and path of every file in the shard directories under `root`:
+/// `ab/<file>`, and `ab/cd/<file>` of the old layout. A file that vanishes meanwhile is skipped.
+fn walk(
+    root: &Path,
+    visit: &mut dyn FnMut(&std::ffi::OsStr, &Path) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    for shard in std::fs::read_dir(root)? {
+        let shard = shard?;
+        if !shard.file_type()?.is_dir() {
+            continue;
+        }
+        for entry in std::fs::read_dir(shard.path())? {
+            let entry = entry?;
+            if entry.file_type()?.is_dir() {
+                for old in std::fs::read_dir(entry.path())? {
+                    let old = old?;
+                    visit(&old.file_name(), &old.path()).or_else(skip_vanished)?;
+                }
+            } else {
+                visit(&entry.file_name(), &entry.path()).or_else(skip_vanished)?;
             }
         }
-        Ok(removed)
+    }
+    Ok(())
+}
+
+fn skip_vanished(e: std::io::Error) -> std::io::Result<()> {
+    if e.kind() == std::io::ErrorKind::NotFound {
+        Ok(())
+    } else {
+        Err(e)
     }
 }

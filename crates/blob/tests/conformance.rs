@@ -74,6 +74,17 @@ async fn suite(store: &dyn BlobStore) {
         Err(BlobError::BadRange { .. })
     ));
 
+    // Sizes around the filesystem store's read sizes (512 KiB chunks, whole up to 1 MiB).
+    for n in [512 * 1024 + 1, 1024 * 1024, 1024 * 1024 + 1] {
+        let put = store
+            .put(body(&data[..n], 64 * 1024), 50 << 20)
+            .await
+            .unwrap();
+        assert!(read(store, &put.key, None).await == data[..n]);
+        assert!(read(store, &put.key, Some(1..n as u64)).await == data[1..n]);
+        store.delete(&put.key).await.unwrap();
+    }
+
     // Identical bytes give a new key: de-duplication is the metadata layer's job.
     let small = store.put(body(b"hello", 2), 5).await.unwrap();
     assert_eq!(small.size, 5);
@@ -132,8 +143,18 @@ async fn conformance_fs() {
     let dir = tempfile::tempdir().unwrap();
     let store = FsStore::open(dir.path()).await.unwrap();
     suite(&store).await;
-    // Leftovers of a crashed upload are swept; fresh ones are kept.
+    // Leftovers of crashed uploads are swept, fresh ones kept: a part file beside the blobs, and
+    // one in the `tmp` directory of earlier versions.
+    let kept = store.list().await.unwrap();
+    std::fs::create_dir_all(dir.path().join("blobs/zz")).unwrap();
+    std::fs::write(dir.path().join("blobs/zz/abandoned.part"), b"partial").unwrap();
+    std::fs::create_dir_all(dir.path().join("tmp")).unwrap();
     std::fs::write(dir.path().join("tmp/abandoned"), b"partial").unwrap();
+    assert_eq!(
+        store.list().await.unwrap(),
+        kept,
+        "part files are not blobs"
+    );
     assert_eq!(
         store
             .sweep_incomplete(SystemTime::UNIX_EPOCH)
@@ -146,9 +167,71 @@ async fn conformance_fs() {
             .sweep_incomplete(SystemTime::now() + std::time::Duration::from_secs(1))
             .await
             .unwrap(),
-        1
+        2
     );
+    assert!(!dir.path().join("blobs/zz/abandoned.part").exists());
     assert!(!dir.path().join("tmp/abandoned").exists());
+    assert_eq!(store.list().await.unwrap(), kept, "blobs are not swept");
+}
+
+/// Blobs are stored one directory level deep, `blobs/ab/<key>`, and put leaves only the blob.
+#[tokio::test]
+async fn fs_layout() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = FsStore::open(dir.path()).await.unwrap();
+    let put = store.put(body(b"bytes", 2), 100).await.unwrap();
+    let k = put.key.as_str();
+    let shard = dir.path().join("blobs").join(&k[..2]);
+    assert_eq!(std::fs::read(shard.join(k)).unwrap(), b"bytes");
+    assert_eq!(
+        std::fs::read_dir(&shard).unwrap().count(),
+        1,
+        "no part file left"
+    );
+    assert!(!dir.path().join("tmp").exists());
+}
+
+/// A store written by earlier versions (32-character keys at `blobs/ab/cd/<key>`, uploads in
+/// flight under `tmp/`) still reads, lists, deletes and sweeps, beside new blobs.
+#[tokio::test]
+async fn fs_reads_the_old_layout() {
+    let dir = tempfile::tempdir().unwrap();
+    let old = "0123456789abcdefghijklmnopqrstuv";
+    let old_dir = dir.path().join("blobs/01/23");
+    std::fs::create_dir_all(&old_dir).unwrap();
+    std::fs::write(old_dir.join(old), b"old bytes").unwrap();
+    let store = FsStore::open(dir.path()).await.unwrap();
+    let old = BlobKey::parse(old).unwrap();
+    let new = store.put(body(b"new bytes", 4), 100).await.unwrap().key;
+    // A new blob in the same top-level directory as the old one.
+    let same_shard = loop {
+        let k = store.put(body(b"neighbour", 4), 100).await.unwrap().key;
+        if k.as_str().starts_with("01") {
+            break k;
+        }
+        store.delete(&k).await.unwrap();
+    };
+    let mut want = vec![old.clone(), new.clone(), same_shard.clone()];
+    want.sort();
+    assert_eq!(store.list().await.unwrap(), want);
+    assert_eq!(read(&store, &old, None).await, b"old bytes");
+    assert_eq!(read(&store, &old, Some(4..9)).await, b"bytes");
+    assert_eq!(store.size(&old).await.unwrap(), 9);
+    assert!(store.modified(&old).await.is_ok());
+    assert_eq!(read(&store, &same_shard, None).await, b"neighbour");
+    assert_eq!(
+        store
+            .sweep_incomplete(SystemTime::now() + std::time::Duration::from_secs(1))
+            .await
+            .unwrap(),
+        0,
+        "an old blob is not an incomplete upload"
+    );
+    store.delete(&old).await.unwrap();
+    assert!(!old_dir.join(old.as_str()).exists());
+    let mut want = vec![new, same_shard];
+    want.sort();
+    assert_eq!(store.list().await.unwrap(), want);
 }
 
 #[tokio::test]

@@ -225,14 +225,18 @@ fn files_in(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
         .unwrap_or_default()
 }
 
+/// The files in the shard directories of a filesystem store (`blobs/ab/*`) whose names end
+/// with `suffix`: `.part` for uploads in flight, `""` for all of them.
+fn stored_files(root: &std::path::Path, suffix: &str) -> usize {
+    files_in(root)
+        .iter()
+        .flat_map(|shard| files_in(shard))
+        .filter(|f| f.to_string_lossy().ends_with(suffix))
+        .count()
+}
+
 fn count_blobs(root: &std::path::Path) -> usize {
-    let mut n = 0;
-    for a in files_in(root) {
-        for b in files_in(&a) {
-            n += files_in(&b).len();
-        }
-    }
-    n
+    stored_files(root, "") - stored_files(root, ".part")
 }
 
 async fn wait_for(what: &str, mut ok: impl FnMut() -> bool) {
@@ -317,8 +321,9 @@ async fn sigkill_mid_upload_leaves_nothing_behind() {
         })
     };
     let media = dir.path().join("mxcd-data/media");
-    wait_for("the upload's temp file", || {
-        files_in(&media.join("tmp")).len() == 1
+    let blobs = media.join("blobs");
+    wait_for("the upload's part file", || {
+        stored_files(&blobs, ".part") == 1
     })
     .await;
     server.0.kill().unwrap(); // SIGKILL
@@ -328,19 +333,19 @@ async fn sigkill_mid_upload_leaves_nothing_behind() {
         "the client sees the connection die"
     );
     assert_eq!(
-        files_in(&media.join("tmp")).len(),
+        stored_files(&blobs, ".part"),
         1,
-        "the crash left a partial temp file"
+        "the crash left a partial upload"
     );
-    assert_eq!(count_blobs(&media.join("blobs")), 2);
+    assert_eq!(count_blobs(&blobs), 2);
 
     let (_server, base, _) = spawn_serve(dir.path(), &args);
-    wait_for("the sweep to remove the temp file", || {
-        files_in(&media.join("tmp")).is_empty()
+    wait_for("the sweep to remove the part file", || {
+        stored_files(&blobs, ".part") == 0
     })
     .await;
     assert_eq!(
-        count_blobs(&media.join("blobs")),
+        count_blobs(&blobs),
         2,
         "no blob of the killed upload, none lost"
     );
