@@ -20,7 +20,13 @@ $1
 TOML
   RUST_LOG=warn "$BIN" serve --config "$work/mxcd.toml" 2>"$work/server.log" &
   pid=$!
-  trap 'kill $pid 2>/dev/null; rm -rf "$work"' EXIT
+  # MXCD_BENCH_KEEP=1 keeps the data: removing thousands of files slows the next run down on
+  # some filesystems (docs/benchmarks.md), so back-to-back comparisons remove them afterwards.
+  if [ -n "${MXCD_BENCH_KEEP:-}" ]; then
+    trap 'kill $pid 2>/dev/null; echo "kept $work"' EXIT
+  else
+    trap 'kill $pid 2>/dev/null; rm -rf "$work"' EXIT
+  fi
   base="http://127.0.0.1:$port"
   for _ in $(seq 1 100); do curl -fs "$base/_matrix/client/versions" >/dev/null && break; sleep 0.1; done
   token=$(python3 - "$base" <<'PY'

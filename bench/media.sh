@@ -5,9 +5,12 @@
 #
 #   bash bench/media.sh            # 20 s per run
 #   DURATION=5s bash bench/media.sh
+#   ONLY=uploads bash bench/media.sh   # one run alone (uploads or downloads), to compare builds
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${DURATION:-20s}
+ONLY=${ONLY:-}
+want() { [ -z "$ONLY" ] || [ "$ONLY" = "$1" ]; }
 command -v wrk >/dev/null || { echo "wrk is needed: apt-get install wrk" >&2; exit 1; }
 source bench/lib.sh
 start_server 'max_upload_size = "2G"'
@@ -32,12 +35,17 @@ sample_rss() { while kill -0 "$pid" 2>/dev/null; do rss_kib >> "$1"; sleep 0.1; 
 peak_mib() { sort -n "$1" | tail -n 1 | awk '{printf "%.1f", $1 / 1024}'; }
 
 machine
-python3 bench/fsync_ceiling.py 4 10 2>/dev/null || true
+if want uploads; then
+  # Its files go under $work, removed only when the script ends: deleting thousands of files just
+  # before the upload run would slow it down (docs/benchmarks.md, "recently deleted inodes").
+  MXCD_BENCH_DIR=$work python3 bench/fsync_ceiling.py 4 10 2>/dev/null || true
 
-echo; echo "== uploads of 100 KiB, 4 connections, $DURATION"
-sample_rss "$work/rss-up" & sampler=$!
-MXCD_BENCH_TOKEN=$token measure -t4 -c4 -d"$DURATION" --latency -s bench/upload.lua "$base"
-kill $sampler; echo "server peak RSS: $(peak_mib "$work/rss-up") MiB"
+  echo; echo "== uploads of 100 KiB, 4 connections, $DURATION"
+  sample_rss "$work/rss-up" & sampler=$!
+  MXCD_BENCH_TOKEN=$token measure -t4 -c4 -d"$DURATION" --latency -s bench/upload.lua "$base"
+  kill $sampler; echo "server peak RSS: $(peak_mib "$work/rss-up") MiB"
+fi
+want downloads || exit 0
 
 echo; echo "== downloads of one 1 MiB file, 4 connections, $DURATION"
 head -c 1048576 /dev/urandom > "$work/one-mib"
@@ -45,6 +53,7 @@ uri=$(curl -fs -H "Authorization: Bearer $token" --data-binary @"$work/one-mib" 
 sample_rss "$work/rss-down" & sampler=$!
 measure -t4 -c4 -d"$DURATION" --latency -H "Authorization: Bearer $token" "$base/_matrix/client/v1/media/download/$uri"
 kill $sampler; echo "server peak RSS: $(peak_mib "$work/rss-down") MiB"
+[ -z "$ONLY" ] || exit 0
 
 echo; echo "== one 1 GiB upload (streaming: RSS must stay flat)"
 before=$(rss_kib)
