@@ -126,17 +126,11 @@ impl TmpFile {
 
     /// The open file, created (and its shard directory with it) if this is the first write.
     fn file(&mut self) -> std::io::Result<&mut std::fs::File> {
-        if self.file.is_none() {
-            let file = match std::fs::File::create_new(&self.path) {
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                    make_shard(self.path.parent().expect("sharded path has a parent"))?;
-                    std::fs::File::create_new(&self.path)?
-                }
-                file => file?,
-            };
-            self.file = Some(file);
-        }
-        Ok(self.file.as_mut().expect("just set"))
+        let file = match self.file.take() {
+            Some(f) => f,
+            None => create_part(&self.path)?,
+        };
+        Ok(self.file.insert(file))
     }
 
     fn append(mut self, chunks: &[Bytes]) -> Result<Self, BlobError> {
@@ -156,6 +150,17 @@ impl TmpFile {
         let parent = dest.parent().expect("sharded path has a parent");
         std::fs::File::open(parent)?.sync_all()?;
         Ok(())
+    }
+}
+
+/// Creates the part file at `path`, making its shard directory first if there is none yet.
+fn create_part(path: &Path) -> std::io::Result<std::fs::File> {
+    match std::fs::File::create_new(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            make_shard(path.parent().expect("sharded path has a parent"))?;
+            std::fs::File::create_new(path)
+        }
+        file => file,
     }
 }
 
@@ -274,7 +279,7 @@ impl BlobStore for FsStore {
             match std::fs::read_dir(&legacy_tmp) {
                 Ok(dir) => {
                     for entry in dir {
-                        sweep(&entry?.path())?;
+                        sweep(&entry?.path()).or_else(skip_vanished)?;
                     }
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
