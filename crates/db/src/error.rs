@@ -21,6 +21,10 @@ pub enum DbError {
     UnsupportedUrl,
     #[error("database error: {0}")]
     Sqlx(#[source] sqlx::Error),
+    #[error("database error: {0}")]
+    Sqlite(#[source] rusqlite::Error),
+    #[error("group commit failed: {0}")]
+    Commit(String),
     #[error("the database is closed")]
     Closed,
     #[error("migration failed: {0}")]
@@ -32,9 +36,12 @@ impl DbError {
         match self {
             Self::NotFound => ErrorKind::NotFound,
             Self::Conflict(_) => ErrorKind::Conflict,
-            Self::UnsupportedUrl | Self::Sqlx(_) | Self::Closed | Self::Migrate(_) => {
-                ErrorKind::Internal
-            }
+            Self::UnsupportedUrl
+            | Self::Sqlx(_)
+            | Self::Sqlite(_)
+            | Self::Commit(_)
+            | Self::Closed
+            | Self::Migrate(_) => ErrorKind::Internal,
         }
     }
 }
@@ -47,6 +54,25 @@ impl From<sqlx::Error> for DbError {
                 Self::Conflict(d.message().to_owned())
             }
             other => Self::Sqlx(other),
+        }
+    }
+}
+
+impl From<rusqlite::Error> for DbError {
+    fn from(e: rusqlite::Error) -> Self {
+        match e {
+            rusqlite::Error::QueryReturnedNoRows => Self::NotFound,
+            // As sqlx's `is_unique_violation`: UNIQUE and PRIMARY KEY constraints.
+            rusqlite::Error::SqliteFailure(f, msg)
+                if matches!(
+                    f.extended_code,
+                    rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+                        | rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+                ) =>
+            {
+                Self::Conflict(msg.unwrap_or_else(|| f.to_string()))
+            }
+            other => Self::Sqlite(other),
         }
     }
 }

@@ -2,117 +2,223 @@
 //!
 //! SQLite in WAL mode with `synchronous = FULL` syncs the log on every commit, and it has one
 //! writer. Committing each upload's metadata on its own therefore caps uploads at the disk's
-//! sync rate, however many clients upload at once. Here concurrent writes queue for one task
-//! that owns the writer's turn: it takes every write waiting, applies them all in one
-//! transaction and commits them together, so one sync makes a whole batch durable. Every caller
-//! hears about its own write only after the batch's commit returned, so an `Ok` still means
-//! "durable".
+//! sync rate, however many clients upload at once. Here concurrent content writes queue for one
+//! thread that owns a connection of its own: it takes every write waiting, applies them all in
+//! one transaction and commits them together, so one sync makes a whole batch durable. Every
+//! caller hears about its own write only after the batch's commit returned, so an `Ok` still
+//! means "durable".
 //!
-//! Each statement sent through sqlx is a round trip to its connection thread, and on a busy or
-//! virtual machine such a hand-off costs more than the statement. So a batch is three round
-//! trips whatever its size: `BEGIN`, all its statements as one script, `COMMIT`. The script
-//! carries its values as SQL literals (every string hex-encoded, so no value can end its
-//! literal), and each statement returns its job's number so every write finds its own rows.
+//! The thread drives SQLite directly (rusqlite), not through sqlx: a batch is then one hand-off
+//! from the uploading task to this thread and one back, and its statements are prepared once
+//! and reused. Through sqlx the same batch cost a task hop plus five round trips to the
+//! connection's thread (a ping on acquire and on release, `BEGIN`, the statements, `COMMIT`),
+//! and the statements were parsed anew each time; on a busy or virtual machine those hand-offs
+//! cost more than the statements (docs/benchmarks.md).
 //!
-//! Writes rarely fail (a media ID taken twice, a pending upload filled twice), so a batch runs
-//! optimistically, without savepoints. If any write fails, the whole transaction is rolled back
-//! and every write of the batch is retried in a transaction of its own (with bound parameters),
-//! which gives each its own answer.
+//! Each write runs in a savepoint of the batch's transaction, so a write that fails (a media ID
+//! taken twice, a pending upload filled twice) is rolled back alone and gets its own error while
+//! the others commit.
+//!
+//! SQLite still has one writer: this connection and the sqlx writer pool take turns through
+//! `turn`, which the `writer!` and `transaction!` macros take too, so neither ever waits on
+//! SQLite's busy handler and no deferred transaction finds its snapshot stale.
 //!
 //! Writes wait for nothing extra: a batch is whatever queued while the previous one was
 //! committing, so a lone write commits at once.
 
-use sqlx::{Sqlite, SqlitePool, Transaction};
-use tokio::sync::{mpsc, oneshot};
+use std::{path::Path, sync::Arc, time::Duration};
 
-use crate::{DbError, media::MediaWrite};
+use rusqlite::{Connection, OpenFlags, TransactionBehavior, named_params};
+use tokio::sync::{Mutex, mpsc, oneshot};
 
-mod script;
+use crate::{
+    BlobOutcome, DbError, NewBlob,
+    media::{FILL_MEDIA, INSERT_MEDIA, MediaWrite, UPSERT_BLOB},
+};
 
 /// At most this many writes share one transaction.
 const MAX_BATCH: usize = 128;
 
 struct Job {
     write: MediaWrite,
-    reply: oneshot::Sender<Result<crate::BlobOutcome, DbError>>,
+    reply: oneshot::Sender<Result<BlobOutcome, DbError>>,
 }
 
-/// The queue in front of the SQLite writer for the writes that benefit from sharing a commit.
+enum Msg {
+    Write(Job),
+    /// Finish the writes queued before this, close the connection, and say so.
+    Close(oneshot::Sender<()>),
+}
+
+/// The queue in front of the committing thread.
 #[derive(Clone, Debug)]
 pub(crate) struct GroupCommit {
-    jobs: mpsc::Sender<Job>,
+    queue: mpsc::Sender<Msg>,
 }
 
 impl GroupCommit {
-    /// Starts the committing task; it ends when every handle is dropped or the pool closes.
-    pub(crate) fn start(writer: SqlitePool) -> Self {
-        let (jobs, rx) = mpsc::channel(4 * MAX_BATCH);
-        tokio::spawn(run(writer, rx));
-        Self { jobs }
+    /// Opens a connection to the database file at `path` (WAL mode already set, as sqlx
+    /// connects first) and starts the committing thread, which ends when every handle is
+    /// dropped or [`GroupCommit::close`] is called.
+    pub(crate) async fn start(path: &Path, turn: Arc<Mutex<()>>) -> Result<Self, DbError> {
+        let path = path.to_owned();
+        let conn = tokio::task::spawn_blocking(move || open(&path))
+            .await
+            .map_err(|e| DbError::Commit(e.to_string()))??;
+        let (queue, rx) = mpsc::channel(4 * MAX_BATCH);
+        std::thread::Builder::new()
+            .name("mxcd-sqlite-commit".into())
+            .spawn(move || run(conn, &turn, rx))
+            .map_err(|e| DbError::Commit(e.to_string()))?;
+        Ok(Self { queue })
     }
 
     /// Applies `write` in the next batch and returns its outcome once the batch is durable.
-    pub(crate) async fn submit(&self, write: MediaWrite) -> Result<crate::BlobOutcome, DbError> {
+    pub(crate) async fn submit(&self, write: MediaWrite) -> Result<BlobOutcome, DbError> {
         let (reply, outcome) = oneshot::channel();
-        self.jobs
-            .send(Job { write, reply })
+        self.queue
+            .send(Msg::Write(Job { write, reply }))
             .await
             .map_err(|_| DbError::Closed)?;
         outcome.await.map_err(|_| DbError::Closed)?
     }
-}
 
-async fn run(writer: SqlitePool, mut rx: mpsc::Receiver<Job>) {
-    let mut batch = Vec::with_capacity(MAX_BATCH);
-    while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        if writer.is_closed() {
-            break;
-        }
-        let jobs = std::mem::take(&mut batch);
-        match commit_together(&writer, &jobs).await {
-            Ok(outcomes) => {
-                for (job, outcome) in jobs.into_iter().zip(outcomes) {
-                    let _ = job.reply.send(Ok(outcome));
-                }
-            }
-            // A write failed, or the commit did, and nothing of the batch was kept: give every
-            // write its own transaction, and its own answer.
-            Err(e) => {
-                tracing::debug!(error = %e, writes = jobs.len(), "group commit failed; retrying one by one");
-                for job in jobs {
-                    let _ = job.reply.send(commit_alone(&writer, &job.write).await);
-                }
-            }
+    /// Commits what is queued, then closes the connection; later writes get [`DbError::Closed`].
+    pub(crate) async fn close(&self) {
+        let (done, closed) = oneshot::channel();
+        if self.queue.send(Msg::Close(done)).await.is_ok() {
+            let _ = closed.await;
         }
     }
 }
 
-/// Every write in one transaction; `Err` means nothing was committed.
-async fn commit_together(
-    writer: &SqlitePool,
+fn open(path: &Path) -> Result<Connection, DbError> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    // The same settings as the sqlx connections (lib.rs). The busy timeout is a safety net
+    // only: `turn` keeps the two writers apart.
+    conn.busy_timeout(Duration::from_secs(10))?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", true)?;
+    let mode: String = conn.pragma_query_value(None, "journal_mode", |r| r.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(DbError::Commit(format!("journal mode is {mode}, not WAL")));
+    }
+    Ok(conn)
+}
+
+fn run(mut conn: Connection, turn: &Mutex<()>, mut rx: mpsc::Receiver<Msg>) {
+    let mut closing = None;
+    while closing.is_none() {
+        let Some(first) = rx.blocking_recv() else {
+            break;
+        };
+        let mut jobs = Vec::new();
+        let mut next = Some(first);
+        while let Some(msg) = next {
+            match msg {
+                Msg::Write(job) => jobs.push(job),
+                Msg::Close(done) => {
+                    closing = Some(done);
+                    break;
+                }
+            }
+            next = (jobs.len() < MAX_BATCH)
+                .then(|| rx.try_recv().ok())
+                .flatten();
+        }
+        if jobs.is_empty() {
+            continue;
+        }
+        let committed = {
+            let _turn = turn.blocking_lock();
+            commit(&mut conn, &jobs)
+        };
+        match committed {
+            Ok(outcomes) => {
+                for (job, outcome) in jobs.into_iter().zip(outcomes) {
+                    let _ = job.reply.send(outcome);
+                }
+            }
+            // Nothing of the batch was kept (the commit failed, or the disk did).
+            Err(e) => {
+                tracing::error!(error = %e, writes = jobs.len(), "group commit failed");
+                for job in jobs {
+                    let _ = job.reply.send(Err(DbError::Commit(e.to_string())));
+                }
+            }
+        }
+    }
+    rx.close();
+    // Writes that raced with the close get `Closed` as their reply sender drops.
+    drop(rx);
+    drop(conn);
+    if let Some(done) = closing {
+        let _ = done.send(());
+    }
+}
+
+/// Every write in one transaction, each in a savepoint of its own; `Err` means nothing was
+/// committed.
+fn commit(
+    conn: &mut Connection,
     jobs: &[Job],
-) -> Result<Vec<crate::BlobOutcome>, DbError> {
-    let mut tx = writer.begin().await?;
-    let script = jobs
-        .iter()
-        .enumerate()
-        .map(|(i, job)| script::statements(&job.write, i))
-        .collect::<String>();
-    // Dropping the transaction on error rolls the whole batch back.
-    let rows = sqlx::raw_sql(sqlx::AssertSqlSafe(script))
-        .fetch_all(&mut *tx)
-        .await?;
-    let outcomes = script::outcomes(jobs.iter().map(|j| &j.write), &rows)?;
-    tx.commit().await?;
+) -> rusqlite::Result<Vec<Result<BlobOutcome, DbError>>> {
+    let mut tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let mut outcomes = Vec::with_capacity(jobs.len());
+    for job in jobs {
+        let savepoint = tx.savepoint()?;
+        let outcome = apply(&savepoint, &job.write);
+        // A savepoint dropped without commit rolls back what it did.
+        if outcome.is_ok() {
+            savepoint.commit()?;
+        }
+        outcomes.push(outcome);
+    }
+    tx.commit()?;
     Ok(outcomes)
 }
 
-async fn commit_alone(
-    writer: &SqlitePool,
-    write: &MediaWrite,
-) -> Result<crate::BlobOutcome, DbError> {
-    let mut tx: Transaction<'_, Sqlite> = writer.begin().await?;
-    let outcome = write.apply_sqlite(&mut tx).await?;
-    tx.commit().await?;
-    Ok(outcome)
+/// The statements of `apply_media_write!` (media.rs), with the same SQL.
+fn apply(conn: &Connection, write: &MediaWrite) -> Result<BlobOutcome, DbError> {
+    match write {
+        MediaWrite::Insert { media: m, blob } => {
+            let key = upsert_blob(conn, blob, m.created_ts)?;
+            conn.prepare_cached(INSERT_MEDIA)?.execute(named_params! {
+                "$1": m.origin, "$2": m.media_id, "$3": m.user_id, "$4": m.media_type,
+                "$5": blob.size, "$6": m.upload_name, "$7": blob.sha256, "$8": m.created_ts,
+                "$9": m.authenticated,
+            })?;
+            Ok(BlobOutcome::of(key, blob))
+        }
+        MediaWrite::Fill {
+            origin,
+            media_id,
+            media_type,
+            upload_name,
+            blob,
+            now,
+        } => {
+            let key = upsert_blob(conn, blob, *now)?;
+            let updated = conn.prepare_cached(FILL_MEDIA)?.execute(named_params! {
+                "$1": origin, "$2": media_id, "$3": blob.sha256, "$4": media_type,
+                "$5": blob.size, "$6": upload_name,
+            })?;
+            if updated != 1 {
+                return Err(DbError::Conflict("media already has content".into()));
+            }
+            Ok(BlobOutcome::of(key, blob))
+        }
+    }
+}
+
+fn upsert_blob(conn: &Connection, blob: &NewBlob, created_ts: i64) -> Result<String, DbError> {
+    Ok(conn.prepare_cached(UPSERT_BLOB)?.query_row(
+        named_params! {
+            "$1": blob.sha256, "$2": blob.storage_key, "$3": blob.size, "$4": created_ts,
+        },
+        |row| row.get(0),
+    )?)
 }

@@ -66,8 +66,11 @@ enum Backend {
     Sqlite {
         writer: SqlitePool,
         reader: SqlitePool,
-        /// Media content writes, committed in groups (see `group_commit.rs`).
+        /// Media content writes, committed in groups by a connection of their own (see
+        /// `group_commit.rs`).
         group: group_commit::GroupCommit,
+        /// Held by whichever of `writer` and `group` is writing: SQLite has one writer.
+        turn: Arc<tokio::sync::Mutex<()>>,
     },
     Postgres(PgPool),
 }
@@ -129,7 +132,12 @@ macro_rules! read {
 macro_rules! writer {
     ($db:expr, |$p:ident| $body:expr) => {
         match &$db.backend {
-            $crate::Backend::Sqlite { writer: $p, .. } => $body,
+            $crate::Backend::Sqlite {
+                writer: $p, turn, ..
+            } => {
+                let _turn = turn.lock().await;
+                $body
+            }
             $crate::Backend::Postgres($p) => $body,
         }
     };
@@ -139,7 +147,8 @@ macro_rules! writer {
 macro_rules! transaction {
     ($db:expr, |$tx:ident| $body:expr) => {
         match &$db.backend {
-            $crate::Backend::Sqlite { writer, .. } => {
+            $crate::Backend::Sqlite { writer, turn, .. } => {
+                let _turn = turn.lock().await;
                 let mut $tx = writer.begin().await?;
                 let out = $body;
                 $tx.commit().await?;
@@ -203,11 +212,14 @@ impl Db {
             .await?;
         let reader = SqlitePoolOptions::new()
             .max_connections(8)
-            .connect_with(base.read_only(true))
+            .connect_with(base.clone().read_only(true))
             .await?;
+        let turn = Arc::new(tokio::sync::Mutex::new(()));
+        let group = group_commit::GroupCommit::start(base.get_filename(), turn.clone()).await?;
         Ok(Self {
             backend: Backend::Sqlite {
-                group: group_commit::GroupCommit::start(writer.clone()),
+                group,
+                turn,
                 writer,
                 reader,
             },
@@ -262,7 +274,13 @@ impl Db {
             l.abort();
         }
         match &self.backend {
-            Backend::Sqlite { writer, reader, .. } => {
+            Backend::Sqlite {
+                writer,
+                reader,
+                group,
+                ..
+            } => {
+                group.close().await;
                 reader.close().await;
                 writer.close().await;
             }

@@ -1,6 +1,6 @@
 //! Media rows and the content-addressed blobs they reference.
 
-use crate::{Backend, Db, DbError, blobs::release_blob, cache::Change, read, transaction};
+use crate::{Backend, Db, DbError, read, transaction};
 
 /// A media item as stored.
 #[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
@@ -77,6 +77,20 @@ pub(crate) const UPSERT_BLOB: &str = "INSERT INTO blobs (sha256, storage_key, si
      VALUES ($1, $2, $3, 1, $4) \
      ON CONFLICT (sha256) DO UPDATE SET refcount = blobs.refcount + 1 RETURNING storage_key";
 
+/// A new media row with content. Binds: origin, media_id, user_id, media_type, media_length,
+/// upload_name, sha256, created_ts, authenticated.
+pub(crate) const INSERT_MEDIA: &str = "INSERT INTO media (origin, media_id, user_id, media_type, \
+     media_length, upload_name, sha256, created_ts, authenticated, quarantined_by) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, \
+     (SELECT CAST('system' AS TEXT) FROM quarantined_hashes WHERE sha256 = $7))";
+
+/// Content for a media row created without it; changes no row if it has content already.
+/// Binds: origin, media_id, sha256, media_type, media_length, upload_name.
+pub(crate) const FILL_MEDIA: &str = "UPDATE media SET sha256 = $3, media_type = $4, \
+     media_length = $5, upload_name = $6, unused_expires_at = NULL, quarantined_by = COALESCE(\
+     quarantined_by, (SELECT CAST('system' AS TEXT) FROM quarantined_hashes WHERE sha256 = $3)) \
+     WHERE origin = $1 AND media_id = $2 AND sha256 IS NULL";
+
 const MEDIA_COLUMNS: &str = "m.origin, m.media_id, m.user_id, m.media_type, m.media_length, \
      m.upload_name, m.sha256, m.created_ts, m.last_access_ts, m.quarantined_by, \
      m.safe_from_quarantine, m.authenticated, m.unused_expires_at, m.url_cache, b.storage_key";
@@ -100,12 +114,14 @@ pub(crate) enum MediaWrite {
     },
 }
 
-/// The statements of a [`MediaWrite`], written once for both backends. `$tx` is a
-/// `&mut Transaction` (or savepoint) of either backend.
-macro_rules! apply_media_write {
-    ($write:expr, $tx:expr) => {{
-        let tx = $tx;
-        match $write {
+impl MediaWrite {
+    /// The statements of this write in `tx`, on PostgreSQL. SQLite applies the same SQL in its
+    /// group commit (`group_commit.rs`).
+    async fn apply_postgres(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    ) -> Result<BlobOutcome, DbError> {
+        match self {
             MediaWrite::Insert { media: m, blob } => {
                 let key: String = sqlx::query_scalar(UPSERT_BLOB)
                     .bind(&blob.sha256)
@@ -114,23 +130,18 @@ macro_rules! apply_media_write {
                     .bind(m.created_ts)
                     .fetch_one(&mut **tx)
                     .await?;
-                sqlx::query(
-                    "INSERT INTO media (origin, media_id, user_id, media_type, media_length, \
-                     upload_name, sha256, created_ts, authenticated, quarantined_by) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, \
-                     (SELECT CAST('system' AS TEXT) FROM quarantined_hashes WHERE sha256 = $7))",
-                )
-                .bind(&m.origin)
-                .bind(&m.media_id)
-                .bind(&m.user_id)
-                .bind(&m.media_type)
-                .bind(blob.size)
-                .bind(&m.upload_name)
-                .bind(&blob.sha256)
-                .bind(m.created_ts)
-                .bind(m.authenticated)
-                .execute(&mut **tx)
-                .await?;
+                sqlx::query(INSERT_MEDIA)
+                    .bind(&m.origin)
+                    .bind(&m.media_id)
+                    .bind(&m.user_id)
+                    .bind(&m.media_type)
+                    .bind(blob.size)
+                    .bind(&m.upload_name)
+                    .bind(&blob.sha256)
+                    .bind(m.created_ts)
+                    .bind(m.authenticated)
+                    .execute(&mut **tx)
+                    .await?;
                 Ok(BlobOutcome::of(key, blob))
             }
             MediaWrite::Fill {
@@ -149,22 +160,16 @@ macro_rules! apply_media_write {
                     .bind(now)
                     .fetch_one(&mut **tx)
                     .await?;
-                let updated = sqlx::query(
-                    "UPDATE media SET sha256 = $3, media_type = $4, media_length = $5, \
-                     upload_name = $6, unused_expires_at = NULL, quarantined_by = COALESCE(\
-                     quarantined_by, (SELECT CAST('system' AS TEXT) FROM quarantined_hashes \
-                     WHERE sha256 = $3)) \
-                     WHERE origin = $1 AND media_id = $2 AND sha256 IS NULL",
-                )
-                .bind(origin)
-                .bind(media_id)
-                .bind(&blob.sha256)
-                .bind(media_type)
-                .bind(blob.size)
-                .bind(upload_name)
-                .execute(&mut **tx)
-                .await?
-                .rows_affected();
+                let updated = sqlx::query(FILL_MEDIA)
+                    .bind(origin)
+                    .bind(media_id)
+                    .bind(&blob.sha256)
+                    .bind(media_type)
+                    .bind(blob.size)
+                    .bind(upload_name)
+                    .execute(&mut **tx)
+                    .await?
+                    .rows_affected();
                 if updated != 1 {
                     // The caller rolls the reference back with the transaction (or savepoint).
                     return Err(DbError::Conflict("media already has content".into()));
@@ -172,22 +177,6 @@ macro_rules! apply_media_write {
                 Ok(BlobOutcome::of(key, blob))
             }
         }
-    }};
-}
-
-impl MediaWrite {
-    pub(crate) async fn apply_sqlite(
-        &self,
-        tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
-    ) -> Result<BlobOutcome, DbError> {
-        apply_media_write!(self, tx)
-    }
-
-    async fn apply_postgres(
-        &self,
-        tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
-    ) -> Result<BlobOutcome, DbError> {
-        apply_media_write!(self, tx)
     }
 }
 
@@ -329,27 +318,18 @@ impl Db {
 
     /// Deletes a media row and drops its blob reference. Returns the storage keys to delete
     /// physically (after this commit): the content's when that was its last reference, and
-    /// those of its thumbnails then.
+    /// those of its thumbnails then. It takes the path of the bulk deletions (`media_delete.rs`),
+    /// which locks the row, then the blob, then (deleting) the statistics rows: the order in
+    /// which an upload takes them, so a deletion and an upload by the same user cannot deadlock
+    /// on PostgreSQL.
     pub async fn delete_media(&self, origin: &str, media_id: &str) -> Result<Vec<String>, DbError> {
-        let unreferenced = transaction!(self, |tx| {
-            let sha: Option<Option<String>> = sqlx::query_scalar(
-                "DELETE FROM media WHERE origin = $1 AND media_id = $2 RETURNING sha256",
-            )
-            .bind(origin)
-            .bind(media_id)
-            .fetch_optional(&mut *tx)
+        let deleted = self
+            .delete_media_ids(origin, &[media_id.to_owned()])
             .await?;
-            match sha.ok_or(DbError::NotFound)? {
-                None => Vec::new(),
-                Some(sha) => release_blob!(tx, sha),
-            }
-        });
-        self.announce(Change::Media {
-            origin: origin.to_owned(),
-            media_id: media_id.to_owned(),
-        })
-        .await;
-        Ok(unreferenced)
+        if deleted.media.is_empty() {
+            return Err(DbError::NotFound);
+        }
+        Ok(deleted.freed_keys)
     }
 
     /// Every storage key a blob row references, for the orphan sweep.

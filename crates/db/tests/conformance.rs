@@ -450,6 +450,62 @@ async fn concurrent_media_writes(db: &Db) {
     );
 }
 
+/// Content writes (on SQLite, the group commit's own connection) at the same time as other
+/// writes (the writer pool, in and out of transactions): SQLite has one writer, and every write
+/// must still succeed, none lost and none counted twice.
+async fn content_writes_beside_other_writes(db: &Db) {
+    let media = |id: String| NewMedia {
+        origin: "w".into(),
+        media_id: id,
+        user_id: Some("@dora:x".into()),
+        media_type: "text/plain".into(),
+        upload_name: None,
+        created_ts: 1,
+        authenticated: false,
+    };
+    let blob = |i: usize, key: String| NewBlob {
+        sha256: format!("{:064}", 300 + i % 4),
+        storage_key: key,
+        size: 7,
+    };
+    for i in 0..30 {
+        db.insert_media(&media(format!("old{i}")), &blob(i, format!("old{i}")))
+            .await
+            .unwrap();
+    }
+    let mut tasks = Vec::new();
+    for i in 0..30 {
+        let (a, b, c) = (db.clone(), db.clone(), db.clone());
+        tasks.push(tokio::spawn(async move {
+            a.insert_media(&media(format!("new{i}")), &blob(i + 1, format!("new{i}")))
+                .await
+                .map(drop)
+        }));
+        tasks.push(tokio::spawn(async move {
+            b.delete_media("w", &format!("old{i}")).await.map(drop)
+        }));
+        tasks.push(tokio::spawn(async move {
+            c.create_pending_media("w", &format!("pending{i}"), "@dora:x", 1, i64::MAX, false)
+                .await
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap().unwrap();
+    }
+    assert_eq!(db.get_media("w", "old7").await.unwrap(), None);
+    assert!(db.get_media("w", "new7").await.unwrap().is_some());
+    assert!(db.get_media("w", "pending7").await.unwrap().is_some());
+    for i in 0..30 {
+        db.delete_media("w", &format!("new{i}")).await.unwrap();
+        db.delete_media("w", &format!("pending{i}")).await.unwrap();
+    }
+    assert_eq!(
+        db.count_blobs().await.unwrap(),
+        0,
+        "every reference counted once"
+    );
+}
+
 async fn suite(url: &str) {
     let db = Db::connect(url, None).await.unwrap();
     users_round_trip(&db).await;
@@ -459,7 +515,26 @@ async fn suite(url: &str) {
     registration_tokens(&db).await;
     media_blobs(&db).await;
     concurrent_media_writes(&db).await;
+    content_writes_beside_other_writes(&db).await;
     db.close().await;
+    let late = NewBlob {
+        sha256: format!("{:064}", 999),
+        storage_key: "late".into(),
+        size: 1,
+    };
+    let closed = NewMedia {
+        origin: "w".into(),
+        media_id: "late".into(),
+        user_id: None,
+        media_type: "text/plain".into(),
+        upload_name: None,
+        created_ts: 1,
+        authenticated: false,
+    };
+    assert!(
+        db.insert_media(&closed, &late).await.is_err(),
+        "a closed database takes no writes"
+    );
     // Reconnecting applies no migration twice and keeps the data.
     let db = Db::connect(url, None).await.unwrap();
     assert!(db.get_user("@alice:x").await.unwrap().is_some());
