@@ -32,7 +32,7 @@ use rusqlite::{Connection, OpenFlags, TransactionBehavior, named_params};
 use tokio::sync::{Mutex, mpsc, oneshot};
 
 use crate::{
-    BlobOutcome, DbError, NewBlob,
+    BlobOutcome, DbError,
     media::{FILL_MEDIA, INSERT_MEDIA, MediaWrite, UPSERT_BLOB},
 };
 
@@ -181,44 +181,33 @@ fn commit(
     Ok(outcomes)
 }
 
-/// The statements of `apply_media_write!` (media.rs), with the same SQL.
+/// The statements of [`MediaWrite`] (media.rs), with the same SQL, bound by name.
 fn apply(conn: &Connection, write: &MediaWrite) -> Result<BlobOutcome, DbError> {
-    match write {
-        MediaWrite::Insert { media: m, blob } => {
-            let key = upsert_blob(conn, blob, m.created_ts)?;
+    let (blob, created_ts) = write.blob();
+    let key: String = conn.prepare_cached(UPSERT_BLOB)?.query_row(
+        named_params! {
+            "$1": blob.sha256, "$2": blob.storage_key, "$3": blob.size, "$4": created_ts,
+        },
+        |row| row.get(0),
+    )?;
+    let rows = match write {
+        MediaWrite::Insert { media: m, .. } => {
             conn.prepare_cached(INSERT_MEDIA)?.execute(named_params! {
                 "$1": m.origin, "$2": m.media_id, "$3": m.user_id, "$4": m.media_type,
                 "$5": blob.size, "$6": m.upload_name, "$7": blob.sha256, "$8": m.created_ts,
                 "$9": m.authenticated,
-            })?;
-            Ok(BlobOutcome::of(key, blob))
+            })?
         }
         MediaWrite::Fill {
             origin,
             media_id,
             media_type,
             upload_name,
-            blob,
-            now,
-        } => {
-            let key = upsert_blob(conn, blob, *now)?;
-            let updated = conn.prepare_cached(FILL_MEDIA)?.execute(named_params! {
-                "$1": origin, "$2": media_id, "$3": blob.sha256, "$4": media_type,
-                "$5": blob.size, "$6": upload_name,
-            })?;
-            if updated != 1 {
-                return Err(DbError::Conflict("media already has content".into()));
-            }
-            Ok(BlobOutcome::of(key, blob))
-        }
-    }
-}
-
-fn upsert_blob(conn: &Connection, blob: &NewBlob, created_ts: i64) -> Result<String, DbError> {
-    Ok(conn.prepare_cached(UPSERT_BLOB)?.query_row(
-        named_params! {
-            "$1": blob.sha256, "$2": blob.storage_key, "$3": blob.size, "$4": created_ts,
-        },
-        |row| row.get(0),
-    )?)
+            ..
+        } => conn.prepare_cached(FILL_MEDIA)?.execute(named_params! {
+            "$1": origin, "$2": media_id, "$3": blob.sha256, "$4": media_type,
+            "$5": blob.size, "$6": upload_name,
+        })?,
+    };
+    write.outcome(key, rows as u64)
 }

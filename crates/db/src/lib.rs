@@ -2,8 +2,10 @@
 //!
 //! [`Db`] is an enum over concrete sqlx pools, not a generic: each query is written once with
 //! `$N` placeholders (which both SQLite and PostgreSQL accept) and compiled once per backend by
-//! the [`read!`]/[`write!`]/[`transaction!`] macros. SQLite runs in WAL mode with a single writer
-//! connection and a separate pool of read-only connections, so writers never fight over locks.
+//! the [`read!`]/[`write!`]/[`transaction!`] macros. SQLite runs in WAL mode with a pool of
+//! read-only connections and two writing connections that take turns (`turn`): sqlx's, for
+//! everything but media content, and the group commit's (`group_commit.rs`). So there is one
+//! writer at a time and writers never fight over locks.
 
 mod account_data;
 mod accounts;

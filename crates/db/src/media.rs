@@ -115,68 +115,65 @@ pub(crate) enum MediaWrite {
 }
 
 impl MediaWrite {
+    /// The content, and the time its blob row is created with if it is new.
+    pub(crate) fn blob(&self) -> (&NewBlob, i64) {
+        match self {
+            Self::Insert { media, blob } => (blob, media.created_ts),
+            Self::Fill { blob, now, .. } => (blob, *now),
+        }
+    }
+
+    /// The outcome once the blob reference is taken (`key` holds the content) and the media
+    /// statement changed `rows` rows: a fill that changed none found content there already
+    /// (its caller rolls the reference back with the transaction or savepoint).
+    pub(crate) fn outcome(&self, key: String, rows: u64) -> Result<BlobOutcome, DbError> {
+        if rows != 1 {
+            return Err(DbError::Conflict("media already has content".into()));
+        }
+        Ok(BlobOutcome::of(key, self.blob().0))
+    }
+
     /// The statements of this write in `tx`, on PostgreSQL. SQLite applies the same SQL in its
-    /// group commit (`group_commit.rs`).
+    /// group commit (`group_commit.rs`). The blob row comes first: the media row points at it.
     async fn apply_postgres(
         &self,
         tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
     ) -> Result<BlobOutcome, DbError> {
-        match self {
-            MediaWrite::Insert { media: m, blob } => {
-                let key: String = sqlx::query_scalar(UPSERT_BLOB)
-                    .bind(&blob.sha256)
-                    .bind(&blob.storage_key)
-                    .bind(blob.size)
-                    .bind(m.created_ts)
-                    .fetch_one(&mut **tx)
-                    .await?;
-                sqlx::query(INSERT_MEDIA)
-                    .bind(&m.origin)
-                    .bind(&m.media_id)
-                    .bind(&m.user_id)
-                    .bind(&m.media_type)
-                    .bind(blob.size)
-                    .bind(&m.upload_name)
-                    .bind(&blob.sha256)
-                    .bind(m.created_ts)
-                    .bind(m.authenticated)
-                    .execute(&mut **tx)
-                    .await?;
-                Ok(BlobOutcome::of(key, blob))
-            }
+        let (blob, created_ts) = self.blob();
+        let key: String = sqlx::query_scalar(UPSERT_BLOB)
+            .bind(&blob.sha256)
+            .bind(&blob.storage_key)
+            .bind(blob.size)
+            .bind(created_ts)
+            .fetch_one(&mut **tx)
+            .await?;
+        let query = match self {
+            MediaWrite::Insert { media: m, .. } => sqlx::query(INSERT_MEDIA)
+                .bind(&m.origin)
+                .bind(&m.media_id)
+                .bind(&m.user_id)
+                .bind(&m.media_type)
+                .bind(blob.size)
+                .bind(&m.upload_name)
+                .bind(&blob.sha256)
+                .bind(m.created_ts)
+                .bind(m.authenticated),
             MediaWrite::Fill {
                 origin,
                 media_id,
                 media_type,
                 upload_name,
-                blob,
-                now,
-            } => {
-                // The blob row must exist before the media row points at it.
-                let key: String = sqlx::query_scalar(UPSERT_BLOB)
-                    .bind(&blob.sha256)
-                    .bind(&blob.storage_key)
-                    .bind(blob.size)
-                    .bind(now)
-                    .fetch_one(&mut **tx)
-                    .await?;
-                let updated = sqlx::query(FILL_MEDIA)
-                    .bind(origin)
-                    .bind(media_id)
-                    .bind(&blob.sha256)
-                    .bind(media_type)
-                    .bind(blob.size)
-                    .bind(upload_name)
-                    .execute(&mut **tx)
-                    .await?
-                    .rows_affected();
-                if updated != 1 {
-                    // The caller rolls the reference back with the transaction (or savepoint).
-                    return Err(DbError::Conflict("media already has content".into()));
-                }
-                Ok(BlobOutcome::of(key, blob))
-            }
-        }
+                ..
+            } => sqlx::query(FILL_MEDIA)
+                .bind(origin)
+                .bind(media_id)
+                .bind(&blob.sha256)
+                .bind(media_type)
+                .bind(blob.size)
+                .bind(upload_name),
+        };
+        let rows = query.execute(&mut **tx).await?.rows_affected();
+        self.outcome(key, rows)
     }
 }
 
