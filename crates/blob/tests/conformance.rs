@@ -85,6 +85,26 @@ async fn suite(store: &dyn BlobStore) {
         store.delete(&put.key).await.unwrap();
     }
 
+    // Sizes around 4 KiB blocks and the filesystem store's 1 MiB write batches, in odd-sized
+    // chunks that straddle every boundary, and in one chunk.
+    let mib = 1024 * 1024;
+    for (n, chunk) in [
+        (1, 1),
+        (4095, 1000),
+        (4096, 1000),
+        (4097, 4096),
+        (3 * 4096 + 5, 3 * 4096 + 5),
+        (mib - 1, 1000),
+        (mib, 65_536),
+        (mib + 4097, 7_777),
+        (2 * mib + 1, mib + 3),
+    ] {
+        let put = store.put(body(&data[..n], chunk), 50 << 20).await.unwrap();
+        assert_eq!(put.size, n as u64);
+        assert!(read(store, &put.key, None).await == data[..n], "{n} bytes");
+        store.delete(&put.key).await.unwrap();
+    }
+
     // Identical bytes give a new key: de-duplication is the metadata layer's job.
     let small = store.put(body(b"hello", 2), 5).await.unwrap();
     assert_eq!(small.size, 5);
