@@ -115,48 +115,56 @@ fn run(mut conn: Connection, turn: &Mutex<()>, mut rx: mpsc::Receiver<Msg>) {
         let Some(first) = rx.blocking_recv() else {
             break;
         };
-        let mut jobs = Vec::new();
-        let mut next = Some(first);
-        while let Some(msg) = next {
-            match msg {
-                Msg::Write(job) => jobs.push(job),
-                Msg::Close(done) => {
-                    closing = Some(done);
-                    break;
-                }
-            }
-            next = (jobs.len() < MAX_BATCH)
-                .then(|| rx.try_recv().ok())
-                .flatten();
-        }
-        if jobs.is_empty() {
-            continue;
-        }
-        let committed = {
-            let _turn = turn.blocking_lock();
-            commit(&mut conn, &jobs)
-        };
-        match committed {
-            Ok(outcomes) => {
-                for (job, outcome) in jobs.into_iter().zip(outcomes) {
-                    let _ = job.reply.send(outcome);
-                }
-            }
-            // Nothing of the batch was kept (the commit failed, or the disk did).
-            Err(e) => {
-                tracing::error!(error = %e, writes = jobs.len(), "group commit failed");
-                for job in jobs {
-                    let _ = job.reply.send(Err(DbError::Commit(e.to_string())));
-                }
-            }
+        let jobs;
+        (jobs, closing) = gather(first, &mut rx);
+        if !jobs.is_empty() {
+            let committed = {
+                let _turn = turn.blocking_lock();
+                commit(&mut conn, &jobs)
+            };
+            answer(jobs, committed);
         }
     }
-    rx.close();
-    // Writes that raced with the close get `Closed` as their reply sender drops.
+    // Writes queued after a close get `Closed`: their reply senders drop with the queue.
     drop(rx);
     drop(conn);
     if let Some(done) = closing {
         let _ = done.send(());
+    }
+}
+
+/// `first` and every write queued behind it, up to [`MAX_BATCH`], stopping at a close.
+fn gather(first: Msg, rx: &mut mpsc::Receiver<Msg>) -> (Vec<Job>, Option<oneshot::Sender<()>>) {
+    let mut jobs = Vec::new();
+    let mut next = Some(first);
+    while let Some(msg) = next {
+        match msg {
+            Msg::Write(job) => jobs.push(job),
+            Msg::Close(done) => return (jobs, Some(done)),
+        }
+        next = if jobs.len() < MAX_BATCH {
+            rx.try_recv().ok()
+        } else {
+            None
+        };
+    }
+    (jobs, None)
+}
+
+/// Tells each writer its outcome; if the batch did not commit, nothing of it was kept.
+fn answer(jobs: Vec<Job>, committed: rusqlite::Result<Vec<Result<BlobOutcome, DbError>>>) {
+    match committed {
+        Ok(outcomes) => {
+            for (job, outcome) in jobs.into_iter().zip(outcomes) {
+                let _ = job.reply.send(outcome);
+            }
+        }
+        Err(e) => {
+            tracing::error!(error = %e, writes = jobs.len(), "group commit failed");
+            for job in jobs {
+                let _ = job.reply.send(Err(DbError::Commit(e.to_string())));
+            }
+        }
     }
 }
 

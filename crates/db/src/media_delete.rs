@@ -67,7 +67,7 @@ fn by_age_sql(keep_profiles: bool) -> String {
 }
 
 impl Db {
-    /// Deletes the local media `media_ids` of `origin` (whatever their state), in batches.
+    /// Deletes the media `media_ids` of `origin` (whatever their state), in batches.
     /// IDs without a row are skipped.
     #[tracing::instrument(skip_all, fields(n = media_ids.len()))]
     pub async fn delete_media_ids(
