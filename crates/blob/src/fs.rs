@@ -1,9 +1,11 @@
 //! The local-filesystem store: `<root>/blobs/ab/<key>` (keys of earlier versions at
 //! `<root>/blobs/ab/cd/<key>`, see [`BlobKey`]).
 //!
-//! A put writes `<key>.part` beside its final name while hashing, `fsync`s it, renames it into
-//! place and `fsync`s the directory, so a blob that `put` reported is on disk and a crash never
-//! leaves a partial blob under its key. The rename stays inside one directory: a rename across
+//! A put writes `<key>.part` beside its final name while hashing, renames it into place once it
+//! is complete (staged), then `fsync`s the file and the directory (synced), so a blob that `put`
+//! reported is on disk. A crash before the sync may leave a partial file under the key; nothing
+//! references it unless the caller recorded it while staged (see `Staged`), and otherwise the
+//! orphan sweep removes it. The rename stays inside one directory: a rename across
 //! directories takes a lock on the whole filesystem, and dirties two directories.
 //! Shard directories are made when first needed, and their parent is synced then.
 
@@ -18,7 +20,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use futures_util::StreamExt as _;
 
-use crate::{BlobError, BlobKey, BlobStore, ByteStream, Meter, Stored, check_range};
+use crate::{BlobError, BlobKey, BlobStore, ByteStream, Meter, Staged, check_range};
 
 /// Downloads are read in chunks of this size: small enough that many concurrent downloads stay
 /// cheap in memory.
@@ -141,16 +143,23 @@ impl TmpFile {
         Ok(self)
     }
 
-    /// Makes the bytes durable under `dest`: `fsync` the file, rename it, `fsync` the
-    /// directory (the same one).
-    fn publish(mut self, dest: &Path) -> Result<(), BlobError> {
-        self.file()?.sync_all()?;
-        drop(self.file.take());
+    /// Makes the complete bytes visible under `dest` (a rename in the same directory) and
+    /// returns the open file, for [`sync`].
+    fn publish(mut self, dest: &Path) -> Result<std::fs::File, BlobError> {
+        self.file()?;
+        let file = self.file.take().expect("just opened");
         std::fs::rename(&self.path, dest)?;
-        let parent = dest.parent().expect("sharded path has a parent");
-        std::fs::File::open(parent)?.sync_all()?;
-        Ok(())
+        Ok(file)
     }
+}
+
+/// Makes a published blob durable: `fsync` the file, then its directory, which holds the new
+/// name.
+fn sync(file: &std::fs::File, dest: &Path) -> Result<(), BlobError> {
+    file.sync_all()?;
+    let parent = dest.parent().expect("sharded path has a parent");
+    std::fs::File::open(parent)?.sync_all()?;
+    Ok(())
 }
 
 /// Creates the part file at `path`, making its shard directory first if there is none yet.
@@ -177,20 +186,39 @@ fn make_shard(dir: &Path) -> std::io::Result<()> {
 
 #[async_trait]
 impl BlobStore for FsStore {
-    async fn put(&self, body: ByteStream, limit: u64) -> Result<Stored, BlobError> {
+    async fn stage(&self, body: ByteStream, limit: u64) -> Result<Staged, BlobError> {
         let key = BlobKey::generate();
         let dest = self.path(&key);
         let tmp_path = dest.with_file_name(format!("{key}{PART}"));
         let mut meter = Meter::new(limit);
-        let outcome = match receive(body, &mut meter, TmpFile::new(tmp_path.clone())).await {
-            Ok((tmp, rest)) => blocking(move || tmp.append(&rest)?.publish(&dest)).await,
-            Err(e) => Err(e),
+        let (tmp, rest) = match receive(body, &mut meter, TmpFile::new(tmp_path.clone())).await {
+            Ok(received) => received,
+            Err(e) => {
+                let _ = tokio::fs::remove_file(&tmp_path).await;
+                return Err(e);
+            }
         };
-        if let Err(e) = outcome {
+        // One hop to the blocking pool writes the rest, publishes and syncs; the caller hears
+        // as soon as the bytes are published, and may do other durable work during the sync.
+        let (published_tx, published) = tokio::sync::oneshot::channel();
+        let work = tokio::task::spawn_blocking(move || {
+            let file = tmp.append(&rest)?.publish(&dest)?;
+            let _ = published_tx.send(());
+            sync(&file, &dest)
+        });
+        let synced = async move { work.await.map_err(|e| BlobError::Backend(e.to_string()))? };
+        if published.await.is_err() {
+            // The work ended before publishing: it failed, and its error is the answer.
+            let e = synced.await.err();
             let _ = tokio::fs::remove_file(&tmp_path).await;
-            return Err(e);
+            return Err(e.unwrap_or_else(|| BlobError::Backend("publish ended silently".into())));
         }
-        Ok(meter.finish(key))
+        Ok(Staged::pending(meter.finish(key), Box::pin(synced)))
+    }
+
+    async fn sync_existing(&self, key: &BlobKey) -> Result<(), BlobError> {
+        let path = self.path(key);
+        blocking(move || sync(&std::fs::File::open(&path)?, &path)).await
     }
 
     async fn get(&self, key: &BlobKey, range: Option<Range<u64>>) -> Result<ByteStream, BlobError> {

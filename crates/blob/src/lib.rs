@@ -5,6 +5,10 @@
 //! never built from user input. Two backends: [`FsStore`] (the default, under the data
 //! directory, with file and directory `fsync` before a put returns) and [`S3Store`] (any
 //! S3-compatible service, through a multipart upload that is aborted on failure).
+//!
+//! A put is [`BlobStore::stage`] then [`Staged::sync`]. A caller may split them to do other
+//! durable work (committing metadata) while the bytes are synced; it must then be able to tell,
+//! after a crash, which stored keys it had referenced before their sync finished.
 
 mod fs;
 mod key;
@@ -14,7 +18,7 @@ use std::{io, ops::Range, time::SystemTime};
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use futures_util::stream::BoxStream;
+use futures_util::{future::BoxFuture, stream::BoxStream};
 
 pub use fs::FsStore;
 pub use key::BlobKey;
@@ -22,6 +26,54 @@ pub use s3::{S3Config, S3Store};
 
 /// A stream of body chunks.
 pub type ByteStream = BoxStream<'static, io::Result<Bytes>>;
+
+/// Work, already under way, that makes staged bytes durable.
+pub type SyncFuture = BoxFuture<'static, Result<(), BlobError>>;
+
+/// Bytes complete and readable under their key, perhaps not yet durable: a crash before
+/// [`Staged::sync`] returns may lose them or leave them cut short. Dropping it without syncing
+/// leaves the object in the store; the caller deletes it or leaves it to the orphan sweep.
+pub struct Staged {
+    pub stored: Stored,
+    sync: Option<SyncFuture>,
+}
+
+impl std::fmt::Debug for Staged {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Staged")
+            .field("stored", &self.stored)
+            .field("needs_sync", &self.needs_sync())
+            .finish()
+    }
+}
+
+impl Staged {
+    /// Bytes that are durable already (the backend's write returns only then).
+    pub fn durable(stored: Stored) -> Self {
+        Self { stored, sync: None }
+    }
+
+    /// Bytes that are durable once `sync` completes.
+    pub fn pending(stored: Stored, sync: SyncFuture) -> Self {
+        Self {
+            stored,
+            sync: Some(sync),
+        }
+    }
+
+    /// Whether [`Staged::sync`] has work to wait for; `false` means the bytes are durable now.
+    pub fn needs_sync(&self) -> bool {
+        self.sync.is_some()
+    }
+
+    /// Waits until the bytes are durable. On `Err` the object may still exist under its key.
+    pub async fn sync(self) -> Result<Stored, BlobError> {
+        if let Some(work) = self.sync {
+            work.await?;
+        }
+        Ok(self.stored)
+    }
+}
 
 /// What a completed put stored.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -71,9 +123,31 @@ impl From<io::Error> for BlobError {
 /// unique, and nothing lives only in process memory.
 #[async_trait]
 pub trait BlobStore: Send + Sync + std::fmt::Debug {
-    /// Stores `body` under a new key. Past `limit` bytes the upload is abandoned, nothing stays
-    /// visible, and [`BlobError::TooLarge`] is returned. Durable when it returns `Ok`.
-    async fn put(&self, body: ByteStream, limit: u64) -> Result<Stored, BlobError>;
+    /// Stores `body` under a new key, readable when this returns but durable only once the
+    /// returned [`Staged`] is synced. Past `limit` bytes the upload is abandoned, nothing stays
+    /// visible, and [`BlobError::TooLarge`] is returned.
+    async fn stage(&self, body: ByteStream, limit: u64) -> Result<Staged, BlobError>;
+
+    /// [`BlobStore::stage`] and [`Staged::sync`]: durable when it returns `Ok`. If the sync
+    /// fails, the object is deleted.
+    async fn put(&self, body: ByteStream, limit: u64) -> Result<Stored, BlobError> {
+        let staged = self.stage(body, limit).await?;
+        let key = staged.stored.key.clone();
+        match staged.sync().await {
+            Ok(stored) => Ok(stored),
+            Err(e) => {
+                let _ = self.delete(&key).await;
+                Err(e)
+            }
+        }
+    }
+
+    /// Makes the bytes already stored under `key` durable, whoever stored them: a blob staged
+    /// by another upload may still be syncing. Nothing to do where a write is durable when it
+    /// returns.
+    async fn sync_existing(&self, _key: &BlobKey) -> Result<(), BlobError> {
+        Ok(())
+    }
 
     /// The bytes of `key`, or the bytes in `range` (end exclusive, within the blob).
     async fn get(&self, key: &BlobKey, range: Option<Range<u64>>) -> Result<ByteStream, BlobError>;

@@ -13,7 +13,7 @@ use async_trait::async_trait;
 use futures_util::{StreamExt as _, TryStreamExt as _};
 use opendal::{Operator, layers::RetryLayer, services::S3};
 
-use crate::{BlobError, BlobKey, BlobStore, ByteStream, Meter, Stored, check_range};
+use crate::{BlobError, BlobKey, BlobStore, ByteStream, Meter, Staged, check_range};
 
 /// Multipart part size: S3 requires at least 5 MiB for every part but the last.
 const PART_SIZE: usize = 8 * 1024 * 1024;
@@ -63,7 +63,7 @@ impl S3Store {
 
 #[async_trait]
 impl BlobStore for S3Store {
-    async fn put(&self, mut body: ByteStream, limit: u64) -> Result<Stored, BlobError> {
+    async fn stage(&self, mut body: ByteStream, limit: u64) -> Result<Staged, BlobError> {
         let key = BlobKey::generate();
         let mut writer = self
             .op
@@ -87,7 +87,8 @@ impl BlobStore for S3Store {
             }
             return Err(e);
         }
-        Ok(meter.finish(key))
+        // A completed S3 upload is durable.
+        Ok(Staged::durable(meter.finish(key)))
     }
 
     async fn get(&self, key: &BlobKey, range: Option<Range<u64>>) -> Result<ByteStream, BlobError> {
