@@ -34,6 +34,7 @@ use tokio::sync::{Mutex, mpsc, oneshot};
 use crate::{
     BlobOutcome, DbError,
     media::{FILL_MEDIA, INSERT_MEDIA, MediaWrite, UPSERT_BLOB},
+    unsynced::CLEAR_UNSYNCED,
 };
 
 /// At most this many writes share one transaction.
@@ -46,6 +47,9 @@ struct Job {
 
 enum Msg {
     Write(Job),
+    /// The bytes of the blob stored under this key are durable now: clear its `unsynced` flag
+    /// with the next batch (nothing waits for that; see `unsynced.rs`).
+    Synced(String),
     /// Finish the writes queued before this, close the connection, and say so.
     Close(oneshot::Sender<()>),
 }
@@ -83,6 +87,14 @@ impl GroupCommit {
         outcome.await.map_err(|_| DbError::Closed)?
     }
 
+    /// Clears the `unsynced` flag of the blob under `key` in a later batch.
+    pub(crate) async fn synced_later(&self, key: String) -> Result<(), DbError> {
+        self.queue
+            .send(Msg::Synced(key))
+            .await
+            .map_err(|_| DbError::Closed)
+    }
+
     /// Commits what is queued, then closes the connection; later writes get [`DbError::Closed`].
     pub(crate) async fn close(&self) {
         let (done, closed) = oneshot::channel();
@@ -111,17 +123,23 @@ fn open(path: &Path) -> Result<Connection, DbError> {
 
 fn run(mut conn: Connection, turn: &Mutex<()>, mut rx: mpsc::Receiver<Msg>) {
     let mut closing = None;
+    // Flags to clear, carried by the next batch that commits anyway.
+    let mut synced = Vec::new();
     while closing.is_none() {
         let Some(first) = rx.blocking_recv() else {
             break;
         };
         let jobs;
-        (jobs, closing) = gather(first, &mut rx);
-        if !jobs.is_empty() {
+        (jobs, closing) = gather(first, &mut rx, &mut synced);
+        let worth_a_commit = !jobs.is_empty() || synced.len() >= MAX_BATCH || closing.is_some();
+        if worth_a_commit && !(jobs.is_empty() && synced.is_empty()) {
             let committed = {
                 let _turn = turn.blocking_lock();
-                commit(&mut conn, &jobs)
+                commit(&mut conn, &jobs, &synced)
             };
+            if committed.is_ok() {
+                synced.clear();
+            }
             answer(jobs, committed);
         }
     }
@@ -133,13 +151,19 @@ fn run(mut conn: Connection, turn: &Mutex<()>, mut rx: mpsc::Receiver<Msg>) {
     }
 }
 
-/// `first` and every write queued behind it, up to [`MAX_BATCH`], stopping at a close.
-fn gather(first: Msg, rx: &mut mpsc::Receiver<Msg>) -> (Vec<Job>, Option<oneshot::Sender<()>>) {
+/// `first` and every write queued behind it, up to [`MAX_BATCH`], stopping at a close; synced
+/// keys go to `synced`.
+fn gather(
+    first: Msg,
+    rx: &mut mpsc::Receiver<Msg>,
+    synced: &mut Vec<String>,
+) -> (Vec<Job>, Option<oneshot::Sender<()>>) {
     let mut jobs = Vec::new();
     let mut next = Some(first);
     while let Some(msg) = next {
         match msg {
             Msg::Write(job) => jobs.push(job),
+            Msg::Synced(key) => synced.push(key),
             Msg::Close(done) => return (jobs, Some(done)),
         }
         next = if jobs.len() < MAX_BATCH {
@@ -168,13 +192,18 @@ fn answer(jobs: Vec<Job>, committed: rusqlite::Result<Vec<Result<BlobOutcome, Db
     }
 }
 
-/// Every write in one transaction, each in a savepoint of its own; `Err` means nothing was
-/// committed.
+/// Every write in one transaction, each in a savepoint of its own, and the `unsynced` flags of
+/// `synced` cleared; `Err` means nothing was committed.
 fn commit(
     conn: &mut Connection,
     jobs: &[Job],
+    synced: &[String],
 ) -> rusqlite::Result<Vec<Result<BlobOutcome, DbError>>> {
     let mut tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    for key in synced {
+        tx.prepare_cached(CLEAR_UNSYNCED)?
+            .execute(named_params! { "$1": key })?;
+    }
     let mut outcomes = Vec::with_capacity(jobs.len());
     for job in jobs {
         let savepoint = tx.savepoint()?;
@@ -191,10 +220,11 @@ fn commit(
 
 /// The statements of [`MediaWrite`] (media.rs), with the same SQL, bound by name.
 fn apply(conn: &Connection, write: &MediaWrite) -> Result<BlobOutcome, DbError> {
-    let (blob, created_ts) = write.blob();
+    let (blob, created_ts, unsynced) = write.blob();
     let key: String = conn.prepare_cached(UPSERT_BLOB)?.query_row(
         named_params! {
             "$1": blob.sha256, "$2": blob.storage_key, "$3": blob.size, "$4": created_ts,
+            "$5": unsynced,
         },
         |row| row.get(0),
     )?;

@@ -30,6 +30,7 @@ mod sync;
 pub mod testing;
 mod thumbnails;
 mod tokens;
+mod unsynced;
 
 use std::{str::FromStr, sync::Arc, time::Duration};
 
@@ -62,6 +63,7 @@ pub use statistics::{
 };
 pub use thumbnails::{NewThumbnail, ThumbnailRow, ThumbnailSet};
 pub use tokens::{Connection, TokenOwner};
+pub use unsynced::UnsyncedBlob;
 
 #[derive(Clone, Debug)]
 enum Backend {

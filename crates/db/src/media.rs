@@ -72,9 +72,10 @@ impl BlobOutcome {
 }
 
 /// Adds a reference to the blob with this hash, creating it with the new key if it is new;
-/// returns the key that holds the content. Binds: sha256, storage_key, size, created_ts.
-pub(crate) const UPSERT_BLOB: &str = "INSERT INTO blobs (sha256, storage_key, size, refcount, created_ts) \
-     VALUES ($1, $2, $3, 1, $4) \
+/// returns the key that holds the content. Binds: sha256, storage_key, size, created_ts, unsynced
+/// (for a new blob: recorded before its bytes are durable, see `unsynced.rs`).
+pub(crate) const UPSERT_BLOB: &str = "INSERT INTO blobs (sha256, storage_key, size, refcount, \
+     created_ts, unsynced) VALUES ($1, $2, $3, 1, $4, $5) \
      ON CONFLICT (sha256) DO UPDATE SET refcount = blobs.refcount + 1 RETURNING storage_key";
 
 /// A new media row with content. Binds: origin, media_id, user_id, media_type, media_length,
@@ -101,8 +102,12 @@ const MEDIA_COLUMNS: &str = "m.origin, m.media_id, m.user_id, m.media_type, m.me
 /// auto-quarantine, for uploads and remote fetches alike; see `quarantine.rs`).
 #[derive(Clone, Debug)]
 pub(crate) enum MediaWrite {
-    /// A new media row with content.
-    Insert { media: NewMedia, blob: NewBlob },
+    /// A new media row with content; `unsynced` while its bytes are not yet durable.
+    Insert {
+        media: NewMedia,
+        blob: NewBlob,
+        unsynced: bool,
+    },
     /// Content for a media ID created ahead of it; `Conflict` if it got content meanwhile.
     Fill {
         origin: String,
@@ -115,11 +120,16 @@ pub(crate) enum MediaWrite {
 }
 
 impl MediaWrite {
-    /// The content, and the time its blob row is created with if it is new.
-    pub(crate) fn blob(&self) -> (&NewBlob, i64) {
+    /// The content, the time its blob row is created with if it is new, and whether that row
+    /// is flagged unsynced.
+    pub(crate) fn blob(&self) -> (&NewBlob, i64, bool) {
         match self {
-            Self::Insert { media, blob } => (blob, media.created_ts),
-            Self::Fill { blob, now, .. } => (blob, *now),
+            Self::Insert {
+                media,
+                blob,
+                unsynced,
+            } => (blob, media.created_ts, *unsynced),
+            Self::Fill { blob, now, .. } => (blob, *now, false),
         }
     }
 
@@ -139,12 +149,13 @@ impl MediaWrite {
         &self,
         tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
     ) -> Result<BlobOutcome, DbError> {
-        let (blob, created_ts) = self.blob();
+        let (blob, created_ts, unsynced) = self.blob();
         let key: String = sqlx::query_scalar(UPSERT_BLOB)
             .bind(&blob.sha256)
             .bind(&blob.storage_key)
             .bind(blob.size)
             .bind(created_ts)
+            .bind(unsynced)
             .fetch_one(&mut **tx)
             .await?;
         let query = match self {
@@ -180,7 +191,7 @@ impl MediaWrite {
 impl Db {
     /// Applies a content write durably: through the group commit on SQLite, in a transaction of
     /// its own on PostgreSQL (whose concurrent commits already share log flushes).
-    async fn write_media(&self, write: MediaWrite) -> Result<BlobOutcome, DbError> {
+    pub(crate) async fn write_media(&self, write: MediaWrite) -> Result<BlobOutcome, DbError> {
         match &self.backend {
             Backend::Sqlite { group, .. } => group.submit(write).await,
             Backend::Postgres(pool) => {
@@ -201,6 +212,7 @@ impl Db {
         self.write_media(MediaWrite::Insert {
             media: m.clone(),
             blob: blob.clone(),
+            unsynced: false,
         })
         .await
     }

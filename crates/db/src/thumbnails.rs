@@ -102,6 +102,7 @@ impl Db {
                     .bind(&t.blob.storage_key)
                     .bind(t.blob.size)
                     .bind(now)
+                    .bind(false)
                     .fetch_one(&mut *tx)
                     .await?;
                 let inserted = sqlx::query(
@@ -164,6 +165,7 @@ impl Db {
                     .bind(&blob.storage_key)
                     .bind(blob.size)
                     .bind(now)
+                    .bind(false)
                     .fetch_one(&mut *tx)
                     .await?;
                 let updated = sqlx::query(
