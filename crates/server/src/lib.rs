@@ -92,6 +92,16 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
     let relay = tokio::spawn(notifier::relay_database(db.clone(), notifier.clone()));
     let signing_key = Arc::new(federation::SigningKey::load(&data.signing_key)?);
     let state = build_state(&cfg, db.clone(), secret, store, notifier, signing_key)?;
+    // Before anything is served: uploads that were in flight when the process stopped may have
+    // committed rows whose bytes never became durable (services/media/durable.rs).
+    let recovered = state.media.recover_unsynced().await?;
+    if !recovered.removed_media.is_empty() {
+        tracing::warn!(
+            removed = recovered.removed_media.len(),
+            kept = recovered.kept,
+            "removed media whose uploads were cut short by a crash"
+        );
+    }
     let sweeper = tokio::spawn(sweep_periodically(
         state.media.clone(),
         cfg.storage.sweep_interval.to_std(),

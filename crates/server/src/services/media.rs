@@ -2,6 +2,7 @@
 
 mod access;
 mod delete;
+mod durable;
 mod pending;
 mod quarantine;
 mod remote;
@@ -9,6 +10,7 @@ mod sweep;
 mod thumbnails;
 
 pub use delete::UserMediaPage;
+pub use durable::Recovered;
 pub use pending::Claim;
 pub use quarantine::ChangesPage;
 pub use remote::{RemotePolicy, RemoteRequest};
@@ -22,7 +24,7 @@ use std::{
 };
 
 use mxcd_blob::{BlobError, BlobKey, BlobStore, ByteStream};
-use mxcd_db::{BlobOutcome, Db, DbError, MediaRow, NewBlob, NewMedia};
+use mxcd_db::{Db, DbError, MediaRow, NewMedia};
 use mxcd_types::time::now_ms;
 use rand::{RngExt as _, distr::Alphabetic};
 
@@ -233,12 +235,13 @@ impl Service {
         self.max_upload_size
     }
 
-    /// Streams `body` into the store (capped), then records it in one transaction. Identical
-    /// content is kept once: the new copy is dropped and the existing blob gains a reference.
+    /// Streams `body` into the store (capped), then records it in one transaction, durably
+    /// (see `durable.rs`). Identical content is kept once: the new copy is dropped and the
+    /// existing blob gains a reference.
     #[tracing::instrument(skip_all, fields(user = %up.user_id))]
     pub async fn upload(&self, up: Upload, body: ByteStream) -> Result<String, MediaError> {
-        let stored = self.store.put(body, self.max_upload_size).await?;
-        self.check_quotas(&up.user_id, &stored).await?;
+        let staged = self.store.stage(body, self.max_upload_size).await?;
+        self.check_quotas(&up.user_id, &staged.stored).await?;
         let media_id = new_media_id();
         let media = NewMedia {
             origin: self.server_name.clone(),
@@ -249,19 +252,7 @@ impl Service {
             created_ts: now_ms(),
             authenticated: self.authenticated_media,
         };
-        let blob = NewBlob {
-            sha256: stored.sha256,
-            storage_key: stored.key.to_string(),
-            size: stored.size as i64,
-        };
-        match self.db.insert_media(&media, &blob).await {
-            Ok(BlobOutcome::Stored) => {}
-            Ok(BlobOutcome::Duplicate { .. }) => self.discard(&stored.key).await,
-            Err(e) => {
-                self.discard(&stored.key).await;
-                return Err(e.into());
-            }
-        }
+        self.record_upload(&media, staged).await?;
         self.thumbnail_new_media(&self.server_name, &media_id, &media.media_type)
             .await;
         Ok(format!("mxc://{}/{media_id}", self.server_name))

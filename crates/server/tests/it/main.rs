@@ -24,6 +24,7 @@ mod login;
 mod media;
 mod media_async;
 mod media_service;
+mod media_unsynced;
 mod profiles;
 mod restart;
 mod room_media;

@@ -28,11 +28,11 @@ fn image_upload() -> Upload {
     }
 }
 
-fn body(data: &'static [u8]) -> mxcd_blob::ByteStream {
+pub(crate) fn body(data: &'static [u8]) -> mxcd_blob::ByteStream {
     stream::iter([Ok(Bytes::from_static(data))]).boxed()
 }
 
-fn upload() -> Upload {
+pub(crate) fn upload() -> Upload {
     Upload {
         user_id: "@u:test.local".into(),
         media_type: "text/plain".into(),
@@ -40,7 +40,7 @@ fn upload() -> Upload {
     }
 }
 
-async fn read_all(svc: &Service, id: &str) -> Vec<u8> {
+pub(crate) async fn read_all(svc: &Service, id: &str) -> Vec<u8> {
     let row = svc.find("test.local", id, true).await.unwrap();
     let s = svc.open(&row, None).await.unwrap();
     let chunks: Vec<Bytes> = s.try_collect().await.unwrap();
@@ -48,16 +48,24 @@ async fn read_all(svc: &Service, id: &str) -> Vec<u8> {
 }
 
 /// A service on a fresh database and store; the guards keep them alive.
-async fn setup(
-    b: Backend,
-    st: Storage,
-) -> (
+pub(crate) async fn setup(b: Backend, st: Storage) -> Setup {
+    setup_with(b, st, |s| s).await
+}
+
+pub(crate) type Setup = (
     Service,
     Db,
     Arc<dyn BlobStore>,
     tempfile::TempDir,
     Option<PgTestDb>,
-) {
+);
+
+/// [`setup`] with the service's store wrapped by `wrap` (the plain store is returned).
+pub(crate) async fn setup_with(
+    b: Backend,
+    st: Storage,
+    wrap: impl FnOnce(Arc<dyn BlobStore>) -> Arc<dyn BlobStore>,
+) -> Setup {
     let dir = tempfile::tempdir().unwrap();
     let (url, _pg) = match b {
         Backend::Sqlite => (
@@ -78,7 +86,7 @@ async fn setup(
             Arc::new(S3Store::new(&cfg.s3().unwrap().unwrap()).unwrap())
         }
     };
-    let svc = Service::new(db.clone(), store.clone(), "test.local", 1 << 20, true);
+    let svc = Service::new(db.clone(), wrap(store.clone()), "test.local", 1 << 20, true);
     (svc, db, store, dir, _pg)
 }
 

@@ -127,7 +127,7 @@ impl Service {
 
     /// Deletes unreferenced objects, [`PARALLEL_DELETES`] at a time. Failures are logged and
     /// left to the orphan sweep.
-    async fn delete_objects(&self, keys: &[String]) {
+    pub(super) async fn delete_objects(&self, keys: &[String]) {
         stream::iter(keys.iter().filter_map(|k| BlobKey::parse(k)))
             .for_each_concurrent(PARALLEL_DELETES, |key| async move {
                 self.discard(&key).await;

@@ -95,8 +95,13 @@ impl Service {
                     .await;
                 Ok(())
             }
-            Ok(BlobOutcome::Duplicate { .. }) => {
+            Ok(BlobOutcome::Duplicate { existing }) => {
                 self.discard(&stored.key).await;
+                // Another upload may still be syncing the content this row now shares.
+                if let Err(e) = self.ensure_durable(&existing).await {
+                    self.delete_local_media(&claim.media_id).await?;
+                    return Err(e);
+                }
                 self.thumbnail_new_media(&self.server_name, &claim.media_id, &up.media_type)
                     .await;
                 Ok(())
