@@ -169,6 +169,15 @@ macro_rules! transaction {
 }
 pub(crate) use {read, transaction, writer};
 
+/// The database file a `sqlite:` URL names; `None` for other URLs.
+pub fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
+    if !url.starts_with("sqlite:") {
+        return None;
+    }
+    let opts = SqliteConnectOptions::from_str(url).ok()?;
+    Some(opts.get_filename().to_path_buf())
+}
+
 impl Db {
     /// Connects to `url` (`sqlite://PATH` or `postgres://…`), creating a SQLite file if needed,
     /// and applies pending migrations. `password` overrides any password in a PostgreSQL URL.

@@ -57,6 +57,37 @@ impl DataDir {
     }
 }
 
+/// Takes an exclusive lock on `<database>.lock` beside a SQLite database, held as long as the
+/// returned file is open; `None` for PostgreSQL. A SQLite database belongs to one process: the
+/// check of uploads cut short by a crash, run at startup, relies on no other process having
+/// uploads in flight (services/media/durable.rs).
+pub fn lock_database(url: &str) -> anyhow::Result<Option<std::fs::File>> {
+    let Some(db) = mxcd_db::sqlite_file(url) else {
+        return Ok(None);
+    };
+    let mut name = db.clone().into_os_string();
+    name.push(".lock");
+    let path = PathBuf::from(name);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| anyhow::anyhow!("cannot open lock file {}: {e}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(Some(file)),
+        Err(std::fs::TryLockError::WouldBlock) => anyhow::bail!(
+            "the database {} is in use by another mxcd process (it holds {}); one SQLite \
+             database serves one process, use PostgreSQL to run several",
+            db.display(),
+            path.display()
+        ),
+        Err(std::fs::TryLockError::Error(e)) => {
+            anyhow::bail!("cannot lock {}: {e}", path.display())
+        }
+    }
+}
+
 /// The registration shared secret: from the config, from `registration_shared_secret_path`,
 /// or generated once into the data directory.
 pub fn registration_secret(cfg: &Config, root: &Path) -> anyhow::Result<(Secret, Option<PathBuf>)> {

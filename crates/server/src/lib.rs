@@ -46,6 +46,8 @@ pub struct Running {
     flusher: JoinHandle<()>,
     relay: JoinHandle<()>,
     media: Arc<media::Service>,
+    /// The lock on a SQLite database, released when the server is dropped.
+    _lock: Option<std::fs::File>,
 }
 
 impl Running {
@@ -83,6 +85,7 @@ impl Running {
 pub async fn start(cfg: Config) -> anyhow::Result<Running> {
     let (data, secret) = DataDir::prepare(&cfg)?;
     let db_url = cfg.database_url();
+    let lock = bootstrap::lock_database(&db_url)?;
     let password = cfg.database_password()?;
     let db = Db::connect(&db_url, password.as_ref().map(|p| p.expose()))
         .await
@@ -146,6 +149,7 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
         flusher,
         relay,
         media,
+        _lock: lock,
     })
 }
 
