@@ -131,8 +131,9 @@ fn run(mut conn: Connection, turn: &Mutex<()>, mut rx: mpsc::Receiver<Msg>) {
         };
         let jobs;
         (jobs, closing) = gather(first, &mut rx, &mut synced);
-        let worth_a_commit = !jobs.is_empty() || synced.len() >= MAX_BATCH || closing.is_some();
-        if worth_a_commit && !(jobs.is_empty() && synced.is_empty()) {
+        // Flags alone wait for a batch of writes, unless there are many or the queue closes.
+        let flags_due = synced.len() >= MAX_BATCH || (closing.is_some() && !synced.is_empty());
+        if !jobs.is_empty() || flags_due {
             let committed = {
                 let _turn = turn.blocking_lock();
                 commit(&mut conn, &jobs, &synced)

@@ -210,19 +210,9 @@ async fn startup_removes_media_whose_bytes_were_lost(b: Backend, st: Storage) {
     // The state a power cut during two overlapping uploads can leave: both rows committed and
     // flagged, one object gone.
     s.sql("UPDATE blobs SET unsynced = TRUE").await;
-    let sql = format!(
-        "SELECT b.storage_key FROM blobs b JOIN media m ON m.sha256 = b.sha256 \
-         WHERE m.media_id = '{lost}'"
-    );
-    let key = s
-        .sql_strings(Box::leak(sql.into_boxed_str()))
-        .await
-        .remove(0);
-    s.blob_store()
-        .await
-        .delete(&BlobKey::parse(&key).unwrap())
-        .await
-        .unwrap();
+    let row = s.running().media().find("test.local", &lost, true).await;
+    let key = BlobKey::parse(&row.unwrap().storage_key.unwrap()).unwrap();
+    s.blob_store().await.delete(&key).await.unwrap();
 
     s.restart().await;
     let download = |m: &str| format!("/_matrix/client/v1/media/download/test.local/{m}");

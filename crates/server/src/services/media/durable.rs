@@ -61,19 +61,22 @@ impl Service {
                 return Err(e.into());
             }
         };
-        let durable = match (synced, &outcome) {
-            (Err(e), _) => Err(e.into()),
-            (Ok(_), BlobOutcome::Stored) => Ok(()),
-            (Ok(_), BlobOutcome::Duplicate { existing }) => {
+        let durable = match &outcome {
+            BlobOutcome::Stored => synced.map(drop).map_err(MediaError::from),
+            BlobOutcome::Duplicate { existing } => {
+                // The new copy is not referenced, whether or not its sync succeeded.
                 self.discard(&key).await;
-                self.ensure_durable(existing).await
+                match synced {
+                    Ok(_) => self.ensure_durable(existing).await,
+                    Err(e) => Err(e.into()),
+                }
             }
         };
         if let Err(e) = durable {
             // The row is committed but its content may not be durable: take it back, so that
-            // the failed upload leaves nothing behind.
+            // the failed upload leaves nothing behind. Its object goes with its last reference
+            // (a concurrent duplicate may hold another, and then syncs the object itself).
             self.delete_local_media(&media.media_id).await?;
-            self.discard(&key).await;
             return Err(e);
         }
         if overlap
