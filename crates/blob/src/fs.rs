@@ -8,6 +8,13 @@
 //! orphan sweep removes it. The rename stays inside one directory: a rename across
 //! directories takes a lock on the whole filesystem, and dirties two directories.
 //! Shard directories are made when first needed, and their parent is synced then.
+//!
+//! Once a blob is synced its pages are dropped from the page cache (`POSIX_FADV_DONTNEED`)
+//! unless [`FsStore::keep_written_in_page_cache`] says otherwise. Uploads are written once and
+//! read later, if at all, so the cache is better left to what downloads read. It also saves the
+//! kernel work of taking fresh pages for every upload: measured on a 2-core VM, the kernel time
+//! of write + sync fell from 0.45 to 0.20 ms per 100 KiB file and uploads went from 1,180–1,290
+//! to 1,530–1,710/s (docs/benchmarks.md).
 
 use std::{
     io::{Read as _, Seek as _, SeekFrom, Write as _},
@@ -36,6 +43,8 @@ const PART: &str = ".part";
 #[derive(Debug, Clone)]
 pub struct FsStore {
     blobs: PathBuf,
+    /// Whether synced blobs stay in the page cache (see the module's documentation).
+    keep_cached: bool,
     /// Where versions before the one-level layout kept uploads in flight; only swept now.
     legacy_tmp: PathBuf,
 }
@@ -47,8 +56,17 @@ impl FsStore {
         tokio::fs::create_dir_all(&blobs).await?;
         Ok(Self {
             blobs,
+            keep_cached: false,
             legacy_tmp: root.join("tmp"),
         })
+    }
+
+    /// Keeps the pages of blobs in the page cache once they are synced, instead of dropping
+    /// them (the default).
+    #[must_use]
+    pub fn keep_written_in_page_cache(mut self, keep: bool) -> Self {
+        self.keep_cached = keep;
+        self
     }
 
     fn path(&self, key: &BlobKey) -> PathBuf {
@@ -154,11 +172,15 @@ impl TmpFile {
 }
 
 /// Makes a published blob durable: `fsync` the file, then its directory, which holds the new
-/// name.
-fn sync(file: &std::fs::File, dest: &Path) -> Result<(), BlobError> {
+/// name. Then, unless `keep_cached`, its clean pages leave the page cache; that advice failing
+/// changes nothing stored, so it is ignored.
+fn sync(file: &std::fs::File, dest: &Path, keep_cached: bool) -> Result<(), BlobError> {
     file.sync_all()?;
     let parent = dest.parent().expect("sharded path has a parent");
     std::fs::File::open(parent)?.sync_all()?;
+    if !keep_cached {
+        let _ = rustix::fs::fadvise(file, 0, None, rustix::fs::Advice::DontNeed);
+    }
     Ok(())
 }
 
@@ -201,10 +223,11 @@ impl BlobStore for FsStore {
         // One hop to the blocking pool writes the rest, publishes and syncs; the caller hears
         // as soon as the bytes are published, and may do other durable work during the sync.
         let (published_tx, published) = tokio::sync::oneshot::channel();
+        let keep_cached = self.keep_cached;
         let work = tokio::task::spawn_blocking(move || {
             let file = tmp.append(&rest)?.publish(&dest)?;
             let _ = published_tx.send(());
-            sync(&file, &dest)
+            sync(&file, &dest, keep_cached)
         });
         let synced = async move { work.await.map_err(|e| BlobError::Backend(e.to_string()))? };
         if published.await.is_err() {
@@ -218,7 +241,8 @@ impl BlobStore for FsStore {
 
     async fn sync_existing(&self, key: &BlobKey) -> Result<(), BlobError> {
         let path = self.path(key);
-        blocking(move || sync(&std::fs::File::open(&path)?, &path)).await
+        let keep_cached = self.keep_cached;
+        blocking(move || sync(&std::fs::File::open(&path)?, &path, keep_cached)).await
     }
 
     async fn get(&self, key: &BlobKey, range: Option<Range<u64>>) -> Result<ByteStream, BlobError> {

@@ -211,6 +211,55 @@ async fn fs_layout() {
     assert!(!dir.path().join("tmp").exists());
 }
 
+/// Bytes of `path` resident in the page cache, from util-linux's `fincore`.
+fn resident(path: &std::path::Path) -> u64 {
+    let out = std::process::Command::new("fincore")
+        .args(["--bytes", "--noheadings", "--output", "RES"])
+        .arg(path)
+        .output()
+        .expect("fincore (util-linux) is needed by this test");
+    assert!(out.status.success(), "fincore failed: {out:?}");
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+/// A synced blob leaves the page cache, unless the store is told to keep it there.
+#[tokio::test]
+async fn fs_drops_synced_blobs_from_the_page_cache() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = |key: &BlobKey| {
+        let k = key.as_str();
+        dir.path().join("blobs").join(&k[..2]).join(k)
+    };
+    let data = sample(1 << 20);
+    let store = FsStore::open(dir.path()).await.unwrap();
+    let dropped = store.put(body(&data, 64 << 10), 2 << 20).await.unwrap().key;
+    assert_eq!(resident(&path(&dropped)), 0, "dropped once synced");
+    assert_eq!(
+        read(&store, &dropped, None).await,
+        data,
+        "and still reads whole"
+    );
+
+    let keeping = FsStore::open(dir.path())
+        .await
+        .unwrap()
+        .keep_written_in_page_cache(true);
+    let other = sample(1 << 20)
+        .into_iter()
+        .map(|b| b ^ 1)
+        .collect::<Vec<_>>();
+    let kept = keeping
+        .put(body(&other, 64 << 10), 2 << 20)
+        .await
+        .unwrap()
+        .key;
+    assert!(resident(&path(&kept)) > 0, "kept when asked");
+}
+
 /// A store written by earlier versions (32-character keys at `blobs/ab/cd/<key>`, uploads in
 /// flight under `tmp/`) still reads, lists, deletes and sweeps, beside new blobs.
 #[tokio::test]

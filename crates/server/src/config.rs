@@ -122,6 +122,9 @@ pub struct StorageConfig {
     pub backend: StorageBackend,
     /// Directory of the `fs` backend. Default: `<data_dir>/media`.
     pub path: Option<PathBuf>,
+    /// Whether the `fs` backend leaves an upload's bytes in the page cache once they are
+    /// synced. Default: no, they are dropped (see `FsStore`).
+    pub keep_uploads_in_page_cache: bool,
     /// How often the orphan sweep runs (it also runs at start-up).
     pub sweep_interval: Duration,
     /// Only objects and abandoned uploads untouched for this long are swept.
@@ -136,6 +139,7 @@ impl Default for StorageConfig {
         Self {
             backend: StorageBackend::Fs,
             path: None,
+            keep_uploads_in_page_cache: false,
             sweep_interval: Duration::from_millis(3_600_000),
             sweep_grace: Duration::from_millis(600_000),
             access_flush_interval: Duration::from_millis(5_000),

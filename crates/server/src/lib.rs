@@ -255,7 +255,11 @@ async fn open_store(cfg: &Config, data: &DataDir) -> anyhow::Result<Arc<dyn mxcd
         .clone()
         .unwrap_or_else(|| data.media.clone());
     tracing::info!("media storage: {}", path.display());
-    Ok(Arc::new(mxcd_blob::FsStore::open(&path).await?))
+    Ok(Arc::new(
+        mxcd_blob::FsStore::open(&path)
+            .await?
+            .keep_written_in_page_cache(cfg.storage.keep_uploads_in_page_cache),
+    ))
 }
 
 fn build_state(
