@@ -25,11 +25,37 @@
 //!
 //! Writes wait for nothing extra: a batch is whatever queued while the previous one was
 //! committing, so a lone write commits at once.
+//!
+//! The sync of the log is a stage of its own. This connection commits with `synchronous =
+//! NORMAL`: SQLite writes the batch's frames to the write-ahead log and returns without syncing
+//! it, so the write lock is free again after the writes alone. A second thread then syncs the
+//! log file (`fdatasync`) and only after that answers the batch's writers, together with every
+//! batch that committed before its sync began. The next batch is written while the log of the
+//! last one is syncing, instead of waiting for that sync under the write lock. An `Ok` still
+//! means durable: the log is sequential, so a batch's frames are on disk once a sync that began
+//! after its commit returns, and with `NORMAL` SQLite still syncs the log before a checkpoint
+//! copies it into the database, and the database before the log is reused.
+//!
+//! Between its commit and the sync, a batch is visible to readers but not yet durable, like a
+//! committed row whose bytes are still syncing (`unsynced.rs`); nobody was answered for it, and
+//! any later commit that is durable (the sqlx writer keeps `FULL`) made it durable first. If a
+//! sync fails, the kernel may have dropped the unsynced frames, so later syncs prove nothing:
+//! the group commit then refuses every write until mxcd is restarted, and SQLite's recovery
+//! reads back what did reach the disk.
 
-use std::{path::Path, sync::Arc, time::Duration};
+use std::{
+    fs::File,
+    path::Path,
+    sync::{Arc, mpsc as sync_mpsc},
+    time::Duration,
+};
 
 use rusqlite::{Connection, OpenFlags, TransactionBehavior, named_params};
 use tokio::sync::{Mutex, mpsc, oneshot};
+
+mod log_sync;
+
+use log_sync::{Committed, LogFailure, answer, not_durable, sync_log};
 
 use crate::{
     BlobOutcome, DbError,
@@ -66,13 +92,22 @@ impl GroupCommit {
     /// dropped or [`GroupCommit::close`] is called.
     pub(crate) async fn start(path: &Path, turn: Arc<Mutex<()>>) -> Result<Self, DbError> {
         let path = path.to_owned();
-        let conn = tokio::task::spawn_blocking(move || open(&path))
+        let (conn, log) = tokio::task::spawn_blocking(move || open(&path))
             .await
             .map_err(|e| DbError::Commit(e.to_string()))??;
         let (queue, rx) = mpsc::channel(4 * MAX_BATCH);
+        let (to_sync, committed) = sync_mpsc::channel();
+        let failure = LogFailure::default();
+        let syncer = {
+            let failure = failure.clone();
+            std::thread::Builder::new()
+                .name("mxcd-sqlite-sync".into())
+                .spawn(move || sync_log(&log, &committed, &failure))
+                .map_err(|e| DbError::Commit(e.to_string()))?
+        };
         std::thread::Builder::new()
             .name("mxcd-sqlite-commit".into())
-            .spawn(move || run(conn, &turn, rx))
+            .spawn(move || run(conn, &turn, rx, to_sync, syncer, &failure))
             .map_err(|e| DbError::Commit(e.to_string()))?;
         Ok(Self { queue })
     }
@@ -104,24 +139,41 @@ impl GroupCommit {
     }
 }
 
-fn open(path: &Path) -> Result<Connection, DbError> {
+/// The connection and its write-ahead log file, which the sync stage syncs.
+fn open(path: &Path) -> Result<(Connection, File), DbError> {
     let conn = Connection::open_with_flags(
         path,
         OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
-    // The same settings as the sqlx connections (lib.rs). The busy timeout is a safety net
-    // only: `turn` keeps the two writers apart.
+    // The settings of the sqlx connections (lib.rs), but for `synchronous`: this connection's
+    // commits leave the log's sync to `sync_log`. The busy timeout is a safety net only: `turn`
+    // keeps the two writers apart.
     conn.busy_timeout(Duration::from_secs(10))?;
-    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
     conn.pragma_update(None, "foreign_keys", true)?;
     let mode: String = conn.pragma_query_value(None, "journal_mode", |r| r.get(0))?;
     if !mode.eq_ignore_ascii_case("wal") {
         return Err(DbError::Commit(format!("journal mode is {mode}, not WAL")));
     }
-    Ok(conn)
+    // A read opens the log (SQLite makes it if needed). It is `<database>-wal`, and it stays the
+    // same file while this connection is open: SQLite removes it only when the last
+    // connection closes.
+    conn.query_row("SELECT count(*) FROM sqlite_master", [], |_| Ok(()))?;
+    let mut log = path.as_os_str().to_owned();
+    log.push("-wal");
+    let log = File::open(&log)
+        .map_err(|e| DbError::Commit(format!("cannot open the log {}: {e}", log.display())))?;
+    Ok((conn, log))
 }
 
-fn run(mut conn: Connection, turn: &Mutex<()>, mut rx: mpsc::Receiver<Msg>) {
+fn run(
+    mut conn: Connection,
+    turn: &Mutex<()>,
+    mut rx: mpsc::Receiver<Msg>,
+    to_sync: sync_mpsc::Sender<Committed>,
+    syncer: std::thread::JoinHandle<()>,
+    failure: &LogFailure,
+) {
     let mut closing = None;
     // Flags to clear, carried by the next batch that commits anyway.
     let mut synced = Vec::new();
@@ -133,17 +185,31 @@ fn run(mut conn: Connection, turn: &Mutex<()>, mut rx: mpsc::Receiver<Msg>) {
         (jobs, closing) = gather(first, &mut rx, &mut synced);
         // Flags alone wait for a batch of writes, unless there are many or the queue closes.
         let flags_due = synced.len() >= MAX_BATCH || (closing.is_some() && !synced.is_empty());
+        if let Some(e) = failure.get() {
+            answer(jobs, &not_durable(e));
+            continue;
+        }
         if !jobs.is_empty() || flags_due {
             let committed = {
                 let _turn = turn.blocking_lock();
                 commit(&mut conn, &jobs, &synced)
             };
-            if committed.is_ok() {
-                synced.clear();
+            match committed {
+                Ok(outcomes) => {
+                    synced.clear();
+                    // The sync stage outlives this loop (it is joined below).
+                    let _ = to_sync.send(Committed { jobs, outcomes });
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, writes = jobs.len(), "group commit failed");
+                    answer(jobs, &e.to_string());
+                }
             }
-            answer(jobs, committed);
         }
     }
+    // Every committed batch is answered before the connection closes.
+    drop(to_sync);
+    let _ = syncer.join();
     // Writes queued after a close get `Closed`: their reply senders drop with the queue.
     drop(rx);
     drop(conn);
@@ -174,23 +240,6 @@ fn gather(
         };
     }
     (jobs, None)
-}
-
-/// Tells each writer its outcome; if the batch did not commit, nothing of it was kept.
-fn answer(jobs: Vec<Job>, committed: rusqlite::Result<Vec<Result<BlobOutcome, DbError>>>) {
-    match committed {
-        Ok(outcomes) => {
-            for (job, outcome) in jobs.into_iter().zip(outcomes) {
-                let _ = job.reply.send(outcome);
-            }
-        }
-        Err(e) => {
-            tracing::error!(error = %e, writes = jobs.len(), "group commit failed");
-            for job in jobs {
-                let _ = job.reply.send(Err(DbError::Commit(e.to_string())));
-            }
-        }
-    }
 }
 
 /// Every write in one transaction, each in a savepoint of its own, and the `unsynced` flags of
