@@ -13,8 +13,8 @@
 //! unless [`FsStore::keep_written_in_page_cache`] says otherwise. Uploads are written once and
 //! read later, if at all, so the cache is better left to what downloads read. It also saves the
 //! kernel work of taking fresh pages for every upload: measured on a 2-core VM, the kernel time
-//! of write + sync fell from 0.45 to 0.20 ms per 100 KiB file and uploads went from 1,180–1,290
-//! to 1,530–1,710/s (docs/benchmarks.md).
+//! of write + sync fell from 0.45 to 0.20 ms per 100 KiB file, and uploads no longer slow down
+//! as the page cache fills (docs/benchmarks.md).
 
 use std::{
     io::{Read as _, Seek as _, SeekFrom, Write as _},
