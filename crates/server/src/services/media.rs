@@ -24,7 +24,7 @@ use std::{
 };
 
 use mxcd_blob::{BlobError, BlobKey, BlobStore, ByteStream};
-use mxcd_db::{Db, DbError, MediaRow, NewMedia};
+use mxcd_db::{Db, DbError, MediaRow, NewBlob, NewMedia};
 use mxcd_types::time::now_ms;
 use rand::{RngExt as _, distr::Alphabetic};
 
@@ -151,6 +151,15 @@ pub struct Service {
     remote: RemotePolicy,
     /// How many remote fetches this instance started.
     remote_fetches: std::sync::atomic::AtomicU64,
+}
+
+/// The blob row that records what the store just stored.
+fn blob_row(stored: &mxcd_blob::Stored) -> NewBlob {
+    NewBlob {
+        sha256: stored.sha256.clone(),
+        storage_key: stored.key.to_string(),
+        size: stored.size as i64,
+    }
 }
 
 /// A media ID as Synapse makes them: 24 random ASCII letters.

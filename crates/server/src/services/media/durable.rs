@@ -12,12 +12,12 @@
 //! a duplicate syncs the existing object itself before it is answered.
 
 use mxcd_blob::{BlobKey, Staged};
-use mxcd_db::{BlobOutcome, NewBlob, NewMedia};
+use mxcd_db::{BlobOutcome, NewMedia};
 use sha2::Digest as _;
 
 use futures_util::StreamExt as _;
 
-use super::{MediaError, Service};
+use super::{MediaError, Service, blob_row};
 
 /// What the check at startup found.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -37,11 +37,7 @@ impl Service {
         staged: Staged,
     ) -> Result<(), MediaError> {
         let key = staged.stored.key.clone();
-        let blob = NewBlob {
-            sha256: staged.stored.sha256.clone(),
-            storage_key: key.to_string(),
-            size: staged.stored.size as i64,
-        };
+        let blob = blob_row(&staged.stored);
         let overlap = staged.needs_sync() && self.db.single_process();
         let (synced, recorded) = if overlap {
             tokio::join!(staged.sync(), self.db.insert_media_unsynced(media, &blob))

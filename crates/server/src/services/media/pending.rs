@@ -4,10 +4,10 @@
 use std::time::Duration;
 
 use mxcd_blob::ByteStream;
-use mxcd_db::{BlobOutcome, ErrorKind, MediaRow, NewBlob};
+use mxcd_db::{BlobOutcome, ErrorKind, MediaRow};
 use mxcd_types::time::now_ms;
 
-use super::{MediaError, Service, Upload, new_media_id};
+use super::{MediaError, Service, Upload, blob_row, new_media_id};
 
 /// How often a download polls for pending content (Synapse: 500 ms).
 const POLL: Duration = Duration::from_millis(500);
@@ -73,11 +73,7 @@ impl Service {
     ) -> Result<(), MediaError> {
         let stored = self.store.put(body, self.max_upload_size).await?;
         self.check_quotas(&up.user_id, &stored).await?;
-        let blob = NewBlob {
-            sha256: stored.sha256,
-            storage_key: stored.key.to_string(),
-            size: stored.size as i64,
-        };
+        let blob = blob_row(&stored);
         let filled = self
             .db
             .fill_pending_media(

@@ -6,11 +6,11 @@
 use std::{collections::BTreeSet, str::FromStr as _, sync::Arc};
 
 use mxcd_blob::BlobError;
-use mxcd_db::{BlobOutcome, ErrorKind, MediaRow, NewBlob, NewMedia};
+use mxcd_db::{BlobOutcome, ErrorKind, MediaRow, NewMedia};
 use mxcd_types::time::now_ms;
 use ruma::http_headers::ContentDisposition;
 
-use super::{MediaError, Service};
+use super::{MediaError, Service, blob_row};
 use crate::services::federation::{self, FederationError, MediaSource};
 
 /// Who may be fetched from, and how.
@@ -150,11 +150,7 @@ impl Service {
             created_ts: now,
             authenticated: self.authenticated_media,
         };
-        let blob = NewBlob {
-            sha256: stored.sha256,
-            storage_key: stored.key.to_string(),
-            size: stored.size as i64,
-        };
+        let blob = blob_row(&stored);
         // Hash quarantine applies here: content whose hash was quarantined is recorded
         // quarantined by the same insert that records an upload, and `find` then answers 404.
         match self.db.insert_media(&media, &blob).await {

@@ -18,12 +18,12 @@ use std::{
 use bytes::Bytes;
 use futures_util::{StreamExt as _, TryStreamExt as _};
 use mxcd_blob::{BlobError, BlobKey, ByteStream};
-use mxcd_db::{MediaRow, NewBlob, NewThumbnail, ThumbnailRow};
+use mxcd_db::{MediaRow, NewThumbnail, ThumbnailRow};
 use mxcd_imaging::{ANIMATED_TYPE, Candidate, Limits, Method, Spec, Thumbnail, is_thumbnailable};
 use mxcd_types::time::now_ms;
 use tokio::sync::{OwnedMutexGuard, Semaphore};
 
-use super::{MediaError, Service};
+use super::{MediaError, Service, blob_row};
 
 /// How thumbnails are made and served.
 #[derive(Clone, Debug)]
@@ -328,11 +328,7 @@ impl Service {
             height: i64::from(spec.height),
             method: spec.method.as_str().to_owned(),
             media_type: t.media_type.to_owned(),
-            blob: NewBlob {
-                sha256: stored.sha256,
-                storage_key: stored.key.to_string(),
-                size: stored.size as i64,
-            },
+            blob: blob_row(&stored),
         };
         Ok((bytes, new))
     }
