@@ -15,9 +15,13 @@
 //! and the statements were parsed anew each time; on a busy or virtual machine those hand-offs
 //! cost more than the statements (docs/benchmarks.md).
 //!
-//! Each write runs in a savepoint of the batch's transaction, so a write that fails (a media ID
-//! taken twice, a pending upload filled twice) is rolled back alone and gets its own error while
-//! the others commit.
+//! A batch's writes are applied one after another in its transaction. If one of them fails (a
+//! media ID taken twice, a pending upload filled twice), the transaction is rolled back and the
+//! batch applied again with each write in a savepoint of its own, so the failing write is rolled
+//! back alone and gets its own error while the others commit. Failures are rare, and savepoints
+//! are not free: SQLite copies each page a savepoint changes into a statement journal, which
+//! beyond 64 KiB spills into a temporary file made for the transaction. With a savepoint for
+//! every write, that was a fifth of this thread's time during uploads (docs/benchmarks.md).
 //!
 //! SQLite still has one writer: this connection and the sqlx writer pool take turns through
 //! `turn`, which the `writer!` and `transaction!` macros take too, so neither ever waits on
@@ -46,7 +50,7 @@
 use std::{
     fs::File,
     path::Path,
-    sync::{Arc, mpsc as sync_mpsc},
+    sync::{Arc, Mutex as SyncMutex, PoisonError, mpsc as sync_mpsc},
     time::Duration,
 };
 
@@ -54,6 +58,8 @@ use rusqlite::{Connection, OpenFlags, TransactionBehavior, named_params};
 use tokio::sync::{Mutex, mpsc, oneshot};
 
 mod log_sync;
+#[cfg(test)]
+mod tests;
 
 use log_sync::{Committed, LogFailure, answer, not_durable, sync_log};
 
@@ -73,9 +79,8 @@ struct Job {
 
 enum Msg {
     Write(Job),
-    /// The bytes of the blob stored under this key are durable now: clear its `unsynced` flag
-    /// with the next batch (nothing waits for that; see `unsynced.rs`).
-    Synced(String),
+    /// Enough `unsynced` flags wait to be cleared to commit them without writes.
+    FlagsDue,
     /// Finish the writes queued before this, close the connection, and say so.
     Close(oneshot::Sender<()>),
 }
@@ -84,6 +89,35 @@ enum Msg {
 #[derive(Clone, Debug)]
 pub(crate) struct GroupCommit {
     queue: mpsc::Sender<Msg>,
+    synced: Synced,
+}
+
+/// Keys of blobs whose bytes are durable now, whose `unsynced` flags the next batch clears
+/// (nothing waits for that; see `unsynced.rs`). They are left here rather than queued, so that
+/// each upload's flag does not wake the committing thread only to be put aside: it is woken
+/// once [`MAX_BATCH`] of them wait, or when it closes.
+#[derive(Clone, Debug, Default)]
+struct Synced(Arc<SyncMutex<Vec<String>>>);
+
+impl Synced {
+    /// Adds `key`; true if the flags are due for a commit of their own.
+    fn push(&self, key: String) -> bool {
+        let mut keys = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        keys.push(key);
+        keys.len() >= MAX_BATCH
+    }
+
+    fn take(&self) -> Vec<String> {
+        std::mem::take(&mut *self.0.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// Gives back keys taken for a commit that failed.
+    fn restore(&self, keys: Vec<String>) {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .extend(keys);
+    }
 }
 
 impl GroupCommit {
@@ -98,6 +132,7 @@ impl GroupCommit {
         let (queue, rx) = mpsc::channel(4 * MAX_BATCH);
         let (to_sync, committed) = sync_mpsc::channel();
         let failure = LogFailure::default();
+        let synced = Synced::default();
         let syncer = {
             let failure = failure.clone();
             std::thread::Builder::new()
@@ -107,9 +142,12 @@ impl GroupCommit {
         };
         std::thread::Builder::new()
             .name("mxcd-sqlite-commit".into())
-            .spawn(move || run(conn, &turn, rx, to_sync, syncer, &failure))
+            .spawn({
+                let synced = synced.clone();
+                move || run(conn, &turn, rx, &synced, to_sync, syncer, &failure)
+            })
             .map_err(|e| DbError::Commit(e.to_string()))?;
-        Ok(Self { queue })
+        Ok(Self { queue, synced })
     }
 
     /// Applies `write` in the next batch and returns its outcome once the batch is durable.
@@ -124,10 +162,16 @@ impl GroupCommit {
 
     /// Clears the `unsynced` flag of the blob under `key` in a later batch.
     pub(crate) async fn synced_later(&self, key: String) -> Result<(), DbError> {
-        self.queue
-            .send(Msg::Synced(key))
-            .await
-            .map_err(|_| DbError::Closed)
+        if self.queue.is_closed() {
+            return Err(DbError::Closed);
+        }
+        if self.synced.push(key) {
+            self.queue
+                .send(Msg::FlagsDue)
+                .await
+                .map_err(|_| DbError::Closed)?;
+        }
+        Ok(())
     }
 
     /// Commits what is queued, then closes the connection; later writes get [`DbError::Closed`].
@@ -151,6 +195,9 @@ fn open(path: &Path) -> Result<(Connection, File), DbError> {
     conn.busy_timeout(Duration::from_secs(10))?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     conn.pragma_update(None, "foreign_keys", true)?;
+    // The statement journal of a batch that needs savepoints stays in memory instead of
+    // spilling into a temporary file; a batch of the largest size journals a few MiB at most.
+    conn.pragma_update(None, "temp_store", "MEMORY")?;
     let mode: String = conn.pragma_query_value(None, "journal_mode", |r| r.get(0))?;
     if !mode.eq_ignore_ascii_case("wal") {
         return Err(DbError::Commit(format!("journal mode is {mode}, not WAL")));
@@ -170,40 +217,41 @@ fn run(
     mut conn: Connection,
     turn: &Mutex<()>,
     mut rx: mpsc::Receiver<Msg>,
+    synced: &Synced,
     to_sync: sync_mpsc::Sender<Committed>,
     syncer: std::thread::JoinHandle<()>,
     failure: &LogFailure,
 ) {
     let mut closing = None;
-    // Flags to clear, carried by the next batch that commits anyway.
-    let mut synced = Vec::new();
     while closing.is_none() {
         let Some(first) = rx.blocking_recv() else {
             break;
         };
         let jobs;
-        (jobs, closing) = gather(first, &mut rx, &mut synced);
-        // Flags alone wait for a batch of writes, unless there are many or the queue closes.
-        let flags_due = synced.len() >= MAX_BATCH || (closing.is_some() && !synced.is_empty());
+        (jobs, closing) = gather(first, &mut rx);
         if let Some(e) = failure.get() {
             answer(jobs, &not_durable(e));
             continue;
         }
-        if !jobs.is_empty() || flags_due {
-            let committed = {
-                let _turn = turn.blocking_lock();
-                commit(&mut conn, &jobs, &synced)
-            };
-            match committed {
-                Ok(outcomes) => {
-                    synced.clear();
-                    // The sync stage outlives this loop (it is joined below).
-                    let _ = to_sync.send(Committed { jobs, outcomes });
-                }
-                Err(e) => {
-                    tracing::error!(error = %e, writes = jobs.len(), "group commit failed");
-                    answer(jobs, &e.to_string());
-                }
+        // Flags to clear ride on the next batch of writes, unless there are many or the queue
+        // closes.
+        let flags = synced.take();
+        let flags_due = flags.len() >= MAX_BATCH || (closing.is_some() && !flags.is_empty());
+        if jobs.is_empty() && !flags_due {
+            synced.restore(flags);
+            continue;
+        }
+        let committed = {
+            let _turn = turn.blocking_lock();
+            commit(&mut conn, &jobs, &flags)
+        };
+        match committed {
+            // The sync stage outlives this loop (it is joined below).
+            Ok(outcomes) => drop(to_sync.send(Committed { jobs, outcomes })),
+            Err(e) => {
+                tracing::error!(error = %e, writes = jobs.len(), "group commit failed");
+                answer(jobs, &e.to_string());
+                synced.restore(flags);
             }
         }
     }
@@ -218,19 +266,14 @@ fn run(
     }
 }
 
-/// `first` and every write queued behind it, up to [`MAX_BATCH`], stopping at a close; synced
-/// keys go to `synced`.
-fn gather(
-    first: Msg,
-    rx: &mut mpsc::Receiver<Msg>,
-    synced: &mut Vec<String>,
-) -> (Vec<Job>, Option<oneshot::Sender<()>>) {
+/// `first` and every write queued behind it, up to [`MAX_BATCH`], stopping at a close.
+fn gather(first: Msg, rx: &mut mpsc::Receiver<Msg>) -> (Vec<Job>, Option<oneshot::Sender<()>>) {
     let mut jobs = Vec::new();
     let mut next = Some(first);
     while let Some(msg) = next {
         match msg {
             Msg::Write(job) => jobs.push(job),
-            Msg::Synced(key) => synced.push(key),
+            Msg::FlagsDue => {}
             Msg::Close(done) => return (jobs, Some(done)),
         }
         next = if jobs.len() < MAX_BATCH {
@@ -242,18 +285,50 @@ fn gather(
     (jobs, None)
 }
 
-/// Every write in one transaction, each in a savepoint of its own, and the `unsynced` flags of
-/// `synced` cleared; `Err` means nothing was committed.
+/// Every write in one transaction, and the `unsynced` flags of `synced` cleared; `Err` means
+/// nothing was committed. The writes are applied together first, and only if one fails again
+/// each in a savepoint of its own (see the module's documentation).
 fn commit(
     conn: &mut Connection,
     jobs: &[Job],
     synced: &[String],
 ) -> rusqlite::Result<Vec<Result<BlobOutcome, DbError>>> {
-    let mut tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    for key in synced {
-        tx.prepare_cached(CLEAR_UNSYNCED)?
-            .execute(named_params! { "$1": key })?;
+    match commit_together(conn, jobs, synced)? {
+        Some(outcomes) => Ok(outcomes),
+        None => commit_each(conn, jobs, synced),
     }
+}
+
+/// Every write in one transaction with nothing between them; `None`, with nothing committed,
+/// if any of them fails.
+fn commit_together(
+    conn: &mut Connection,
+    jobs: &[Job],
+    synced: &[String],
+) -> rusqlite::Result<Option<Vec<Result<BlobOutcome, DbError>>>> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    clear_flags(&tx, synced)?;
+    let mut outcomes = Vec::with_capacity(jobs.len());
+    for job in jobs {
+        match apply(&tx, &job.write) {
+            Ok(outcome) => outcomes.push(Ok(outcome)),
+            // Dropping the transaction rolls it back.
+            Err(_) => return Ok(None),
+        }
+    }
+    tx.commit()?;
+    Ok(Some(outcomes))
+}
+
+/// Every write in one transaction, each in a savepoint of its own: a write that fails is rolled
+/// back alone and gets its own error.
+fn commit_each(
+    conn: &mut Connection,
+    jobs: &[Job],
+    synced: &[String],
+) -> rusqlite::Result<Vec<Result<BlobOutcome, DbError>>> {
+    let mut tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    clear_flags(&tx, synced)?;
     let mut outcomes = Vec::with_capacity(jobs.len());
     for job in jobs {
         let savepoint = tx.savepoint()?;
@@ -266,6 +341,15 @@ fn commit(
     }
     tx.commit()?;
     Ok(outcomes)
+}
+
+/// Clears the `unsynced` flags of the blobs under `synced`.
+fn clear_flags(conn: &Connection, synced: &[String]) -> rusqlite::Result<()> {
+    for key in synced {
+        conn.prepare_cached(CLEAR_UNSYNCED)?
+            .execute(named_params! { "$1": key })?;
+    }
+    Ok(())
 }
 
 /// The statements of [`MediaWrite`] (media.rs), with the same SQL, bound by name.
