@@ -21,7 +21,7 @@
 //! back alone and gets its own error while the others commit. Failures are rare, and savepoints
 //! are not free: SQLite copies each page a savepoint changes into a statement journal, which
 //! beyond 64 KiB spills into a temporary file made for the transaction. With a savepoint for
-//! every write, that was a fifth of this thread's time during uploads (docs/benchmarks.md).
+//! every write, that was 14% of this thread's time during uploads (docs/benchmarks.md).
 //!
 //! SQLite still has one writer: this connection and the sqlx writer pool take turns through
 //! `turn`, which the `writer!` and `transaction!` macros take too, so neither ever waits on
