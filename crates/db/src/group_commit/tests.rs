@@ -150,7 +150,7 @@ async fn a_write_or_a_close_carries_the_flags_waiting() {
     group.synced_later(keys[0].clone()).await.unwrap();
     let job = upload("w", 7, false);
     group.submit(job.write).await.unwrap();
-    assert_eq!(db.unsynced_blobs().await.unwrap().len(), 1);
+    assert_eq!(flagged_count(&db).await, 1);
 
     group.synced_later(keys[1].clone()).await.unwrap();
     group.close().await;
