@@ -3,14 +3,14 @@
 use crate::{Db, DbError, events::take_positions, read, transaction};
 
 /// One account-data entry; `room_id` is empty for global account data.
-#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AccountDataRow {
     pub room_id: String,
-    #[sqlx(rename = "type")]
     pub data_type: String,
     pub content: String,
     pub stream_id: i64,
 }
+crate::row::from_row!(AccountDataRow { room_id, data_type as "type", content, stream_id });
 
 impl Db {
     /// Sets an account-data entry at the next stream position, which it returns.

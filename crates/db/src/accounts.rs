@@ -5,7 +5,7 @@ use sqlx::AssertSqlSafe;
 use crate::{Db, DbError, cache::Change, read, transaction};
 
 /// A user with the profile fields the admin API shows.
-#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct UserRow {
     pub user_id: String,
     pub password_hash: Option<String>,
@@ -21,6 +21,20 @@ pub struct UserRow {
     /// When any of the user's current access tokens was last used.
     pub last_seen_ts: Option<i64>,
 }
+crate::row::from_row!(UserRow {
+    user_id,
+    password_hash,
+    admin,
+    is_guest,
+    deactivated,
+    shadow_banned,
+    locked,
+    user_type,
+    created_ts,
+    displayname,
+    avatar_url,
+    last_seen_ts
+});
 
 /// What is stored for a new account.
 #[derive(Clone, Debug, Default)]

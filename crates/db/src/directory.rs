@@ -3,12 +3,17 @@
 use crate::{Db, DbError, read, writer};
 
 /// An alias and what it points to.
-#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AliasRow {
     pub room_alias: String,
     pub room_id: String,
     pub creator: String,
 }
+crate::row::from_row!(AliasRow {
+    room_alias,
+    room_id,
+    creator
+});
 
 impl Db {
     /// Creates an alias; a taken alias gives [`DbError::Conflict`].

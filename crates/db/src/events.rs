@@ -9,12 +9,11 @@ mod queries;
 use crate::{Db, DbError, transaction};
 
 /// An event as stored.
-#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EventRow {
     pub stream_ordering: i64,
     pub event_id: String,
     pub room_id: String,
-    #[sqlx(rename = "type")]
     pub event_type: String,
     pub state_key: Option<String>,
     pub sender: String,
@@ -29,6 +28,11 @@ pub struct EventRow {
     pub txn_device: Option<String>,
     pub txn_id: Option<String>,
 }
+crate::row::from_row!(EventRow {
+    stream_ordering, event_id, room_id, event_type as "type", state_key, sender,
+    origin_server_ts, depth, content, redacts, redacted_by, replaces_state, prev_content,
+    txn_device, txn_id
+});
 
 pub(crate) const EVENT_COLUMNS: &str = "e.stream_ordering, e.event_id, e.room_id, e.type, \
      e.state_key, e.sender, e.origin_server_ts, e.depth, e.content, e.redacts, e.redacted_by, \

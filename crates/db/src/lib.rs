@@ -18,10 +18,12 @@ mod group_commit;
 mod listen;
 mod media;
 mod media_delete;
+mod migrations;
 mod quarantine;
 mod registration;
 mod room_media;
 mod rooms;
+mod row;
 mod server_keys;
 mod statistics;
 mod stream;
@@ -245,9 +247,9 @@ impl Db {
     async fn migrate(&self) -> Result<(), DbError> {
         match &self.backend {
             Backend::Sqlite { writer, .. } => {
-                sqlx::migrate!("migrations/sqlite").run(writer).await?
+                migrations::migrator(migrations::SQLITE).run(writer).await?
             }
-            Backend::Postgres(pool) => sqlx::migrate!("migrations/postgres").run(pool).await?,
+            Backend::Postgres(pool) => migrations::migrator(migrations::POSTGRES).run(pool).await?,
         }
         Ok(())
     }

@@ -3,7 +3,7 @@
 use crate::{Backend, Db, DbError, read, transaction};
 
 /// A media item as stored.
-#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MediaRow {
     pub origin: String,
     pub media_id: String,
@@ -23,6 +23,23 @@ pub struct MediaRow {
     /// The storage key of the content, when there is content.
     pub storage_key: Option<String>,
 }
+crate::row::from_row!(MediaRow {
+    origin,
+    media_id,
+    user_id,
+    media_type,
+    media_length,
+    upload_name,
+    sha256,
+    created_ts,
+    last_access_ts,
+    quarantined_by,
+    safe_from_quarantine,
+    authenticated,
+    unused_expires_at,
+    url_cache,
+    storage_key
+});
 
 /// A media item with content, about to be recorded.
 #[derive(Clone, Debug)]

@@ -16,13 +16,19 @@ pub enum QuarantineTarget<'a> {
 }
 
 /// One entry of the quarantine change stream.
-#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct QuarantineChange {
     pub stream_id: i64,
     pub origin: String,
     pub media_id: String,
     pub quarantined: bool,
 }
+crate::row::from_row!(QuarantineChange {
+    stream_id,
+    origin,
+    media_id,
+    quarantined
+});
 
 /// Past this many changed rows, every cached media row is dropped instead of each by name.
 const ANNOUNCE_EACH_UP_TO: usize = 64;

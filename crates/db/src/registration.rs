@@ -3,7 +3,7 @@
 
 use crate::{Db, DbError, read, transaction, writer};
 
-#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RegistrationToken {
     pub token: String,
     pub uses_allowed: Option<i32>,
@@ -11,8 +11,15 @@ pub struct RegistrationToken {
     pub completed: i32,
     pub expiry_time: Option<i64>,
 }
+crate::row::from_row!(RegistrationToken {
+    token,
+    uses_allowed,
+    pending,
+    completed,
+    expiry_time
+});
 
-#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct UiaSession {
     pub session_id: String,
     pub created_ts: i64,
@@ -20,6 +27,12 @@ pub struct UiaSession {
     pub completed_stages: String,
     pub registration_token: Option<String>,
 }
+crate::row::from_row!(UiaSession {
+    session_id,
+    created_ts,
+    completed_stages,
+    registration_token
+});
 
 impl UiaSession {
     pub fn has_completed(&self, stage: &str) -> bool {

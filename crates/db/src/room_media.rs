@@ -3,7 +3,7 @@
 use crate::{Db, DbError, read};
 
 /// One MXC reference made by an event.
-#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RoomMediaRow {
     pub room_id: String,
     pub event_id: String,
@@ -14,6 +14,16 @@ pub struct RoomMediaRow {
     pub media_id: String,
     pub redacted: bool,
 }
+crate::row::from_row!(RoomMediaRow {
+    room_id,
+    event_id,
+    event_type,
+    stream_ordering,
+    field,
+    origin,
+    media_id,
+    redacted
+});
 
 impl Db {
     /// Every reference recorded for a room, newest event first, and in each event `content.url`

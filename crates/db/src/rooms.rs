@@ -11,7 +11,7 @@ use crate::{
 };
 
 /// A room with its derived columns (Synapse's `rooms` + `room_stats_state` + `room_stats_current`).
-#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RoomRow {
     pub room_id: String,
     pub creator: String,
@@ -34,6 +34,28 @@ pub struct RoomRow {
     pub invited_members: i64,
     pub state_events: i64,
 }
+crate::row::from_row!(RoomRow {
+    room_id,
+    creator,
+    room_version,
+    is_public,
+    created_ts,
+    last_event_id,
+    last_depth,
+    name,
+    topic,
+    canonical_alias,
+    avatar,
+    join_rules,
+    guest_access,
+    history_visibility,
+    encryption,
+    federatable,
+    room_type,
+    joined_members,
+    invited_members,
+    state_events
+});
 
 pub(crate) const ROOM_COLUMNS: &str = "r.room_id, r.creator, r.room_version, r.is_public, r.created_ts, \
      r.last_event_id, r.last_depth, r.name, r.topic, r.canonical_alias, r.avatar, r.join_rules, \
@@ -41,7 +63,7 @@ pub(crate) const ROOM_COLUMNS: &str = "r.room_id, r.creator, r.room_version, r.i
      r.joined_members, r.invited_members, r.state_events";
 
 /// A user's current membership of a room.
-#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MemberRow {
     pub room_id: String,
     pub user_id: String,
@@ -53,6 +75,17 @@ pub struct MemberRow {
     pub avatar_url: Option<String>,
     pub forgotten: bool,
 }
+crate::row::from_row!(MemberRow {
+    room_id,
+    user_id,
+    membership,
+    event_id,
+    stream_ordering,
+    sender,
+    displayname,
+    avatar_url,
+    forgotten
+});
 
 pub(crate) const MEMBER_COLUMNS: &str = "m.room_id, m.user_id, m.membership, m.event_id, \
      m.stream_ordering, m.sender, m.displayname, m.avatar_url, m.forgotten";

@@ -3,7 +3,7 @@
 use crate::{Db, DbError, read, transaction};
 
 /// One public key of another server.
-#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ServerKeyRow {
     pub server_name: String,
     /// `ed25519:abc`.
@@ -14,6 +14,13 @@ pub struct ServerKeyRow {
     pub valid_until_ts: i64,
     pub fetched_ts: i64,
 }
+crate::row::from_row!(ServerKeyRow {
+    server_name,
+    key_id,
+    public_key,
+    valid_until_ts,
+    fetched_ts
+});
 
 impl Db {
     /// Every key recorded for `server_name`, valid or not.

@@ -15,7 +15,7 @@ use crate::{Db, DbError, read};
 const DAY_MS: i64 = 86_400_000;
 
 /// A user's local media, as `/statistics/users/media` lists it.
-#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct UserMediaUsage {
     pub user_id: String,
     pub displayname: Option<String>,
@@ -23,6 +23,12 @@ pub struct UserMediaUsage {
     /// `None` when every row of the user is a pending upload (Synapse's `SUM` of NULLs).
     pub media_length: Option<i64>,
 }
+crate::row::from_row!(UserMediaUsage {
+    user_id,
+    displayname,
+    media_count,
+    media_length
+});
 
 /// The keys `/statistics/users/media` sorts by.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -9,7 +9,7 @@ use crate::{
 };
 
 /// A stored thumbnail and where its bytes are.
-#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ThumbnailRow {
     pub width: i64,
     pub height: i64,
@@ -19,6 +19,15 @@ pub struct ThumbnailRow {
     pub length: i64,
     pub storage_key: String,
 }
+crate::row::from_row!(ThumbnailRow {
+    width,
+    height,
+    method,
+    media_type,
+    sha256,
+    length,
+    storage_key
+});
 
 /// The thumbnails of one content, and whether pre-generation ran for it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

@@ -5,7 +5,7 @@ use mxcd_types::TokenHash;
 use crate::{Db, DbError, cache::Change, read, transaction, writer};
 
 /// Who a presented token belongs to.
-#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TokenOwner {
     pub user_id: String,
     pub device_id: String,
@@ -16,15 +16,31 @@ pub struct TokenOwner {
     pub created_ts: i64,
     pub last_used_ts: Option<i64>,
 }
+crate::row::from_row!(TokenOwner {
+    user_id,
+    device_id,
+    admin,
+    is_guest,
+    deactivated,
+    locked,
+    created_ts,
+    last_used_ts
+});
 
 /// One client connection as the admin `whois` endpoint shows it.
-#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Connection {
     pub device_id: String,
     pub ip: Option<String>,
     pub last_seen: Option<i64>,
     pub user_agent: Option<String>,
 }
+crate::row::from_row!(Connection {
+    device_id,
+    ip,
+    last_seen,
+    user_agent
+});
 
 impl Db {
     /// Creates (or reuses) a device and issues a token for it, in one transaction.

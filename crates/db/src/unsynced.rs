@@ -17,12 +17,17 @@ pub(crate) const CLEAR_UNSYNCED: &str =
     "UPDATE blobs SET unsynced = FALSE WHERE storage_key = $1 AND unsynced";
 
 /// A blob recorded before its bytes were known to be durable.
-#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct UnsyncedBlob {
     pub sha256: String,
     pub storage_key: String,
     pub size: i64,
 }
+crate::row::from_row!(UnsyncedBlob {
+    sha256,
+    storage_key,
+    size
+});
 
 impl Db {
     /// Records a media item whose bytes are stored but not yet durable, flagging its blob if

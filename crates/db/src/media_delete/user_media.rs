@@ -5,7 +5,7 @@ use sqlx::AssertSqlSafe;
 use crate::{Db, DbError, read};
 
 /// A local media row as the user media listing shows it.
-#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct UserMediaRow {
     pub media_id: String,
     pub media_type: Option<String>,
@@ -20,6 +20,20 @@ pub struct UserMediaRow {
     pub authenticated: bool,
     pub sha256: Option<String>,
 }
+crate::row::from_row!(UserMediaRow {
+    media_id,
+    media_type,
+    media_length,
+    upload_name,
+    created_ts,
+    url_cache,
+    last_access_ts,
+    quarantined_by,
+    safe_from_quarantine,
+    user_id,
+    authenticated,
+    sha256
+});
 
 /// Columns the listing can be sorted by (Synapse's `MediaSortOrder`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

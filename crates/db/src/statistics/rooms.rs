@@ -5,15 +5,16 @@ use sqlx::AssertSqlSafe;
 use crate::{Db, DbError, read};
 
 /// A room and the bytes its rows take (see migration 0009 for what is counted).
-#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RoomSize {
     pub room_id: String,
     pub bytes: i64,
 }
+crate::row::from_row!(RoomSize { room_id, bytes });
 
 /// The distinct media a room's events reference (`content.url` and `content.info.thumbnail_url`
 /// of events not redacted), split by origin, counting only media this server has a row for.
-#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RoomMediaUsage {
     pub room_id: String,
     pub media_count: i64,
@@ -23,6 +24,15 @@ pub struct RoomMediaUsage {
     pub remote_media_count: i64,
     pub remote_media_length: i64,
 }
+crate::row::from_row!(RoomMediaUsage {
+    room_id,
+    media_count,
+    media_length,
+    local_media_count,
+    local_media_length,
+    remote_media_count,
+    remote_media_length
+});
 
 /// The keys rooms' media usage sorts by.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
