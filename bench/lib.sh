@@ -18,7 +18,7 @@ data_dir = "$work/data"
 registration_shared_secret = "bench"
 $1
 TOML
-  RUST_LOG=warn "$BIN" serve --config "$work/mxcd.toml" 2>"$work/server.log" &
+  RUST_LOG=${RUST_LOG:-warn} "$BIN" serve --config "$work/mxcd.toml" 2>"$work/server.log" &
   pid=$!
   # MXCD_BENCH_KEEP=1 keeps the data: removing thousands of files slows the next run down on
   # some filesystems (docs/benchmarks.md), so back-to-back comparisons remove them afterwards.

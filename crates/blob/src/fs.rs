@@ -27,7 +27,10 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use futures_util::StreamExt as _;
 
-use crate::{BlobError, BlobKey, BlobStore, ByteStream, Meter, Staged, check_range};
+use crate::{
+    BlobError, BlobKey, BlobStore, ByteStream, Meter, OnPublished, Publish, Received, SyncFuture,
+    check_range,
+};
 
 /// Downloads are read in chunks of this size: small enough that many concurrent downloads stay
 /// cheap in memory.
@@ -206,9 +209,68 @@ fn make_shard(dir: &Path) -> std::io::Result<()> {
     std::fs::File::open(dir.parent().expect("a shard has a parent"))?.sync_all()
 }
 
+/// A received upload: its part file, and the chunks not yet written to it.
+struct FsReceived {
+    tmp: TmpFile,
+    rest: Vec<Bytes>,
+    dest: PathBuf,
+    keep_cached: bool,
+}
+
+#[async_trait]
+impl Publish for FsReceived {
+    fn needs_sync(&self) -> bool {
+        true
+    }
+
+    /// One hop to the blocking pool writes the rest, publishes, runs `then` and syncs. Without
+    /// `then` this returns once the bytes are published; with it, at once (`then` tells).
+    async fn publish(
+        self: Box<Self>,
+        then: Option<OnPublished>,
+    ) -> Result<Option<SyncFuture>, BlobError> {
+        let Self {
+            tmp,
+            rest,
+            dest,
+            keep_cached,
+        } = *self;
+        let tmp_path = tmp.path.clone();
+        let wait = then.is_none();
+        let (published_tx, published) = tokio::sync::oneshot::channel();
+        let work = tokio::task::spawn_blocking(move || {
+            let file = match tmp.append(&rest).and_then(|tmp| tmp.publish(&dest)) {
+                Ok(file) => file,
+                Err(e) => {
+                    let _ = std::fs::remove_file(&tmp_path);
+                    return Err(e);
+                }
+            };
+            match then {
+                Some(then) => then(),
+                None => drop(published_tx.send(())),
+            }
+            sync(&file, &dest, keep_cached)
+        });
+        let synced = async move { work.await.map_err(|e| BlobError::Backend(e.to_string()))? };
+        if wait && published.await.is_err() {
+            // The work ended before publishing: it failed, and its error is the answer.
+            let e = synced.await.err();
+            return Err(e.unwrap_or_else(|| BlobError::Backend("publish ended silently".into())));
+        }
+        Ok(Some(Box::pin(synced)))
+    }
+
+    async fn abort(self: Box<Self>) {
+        if self.tmp.file.is_some() {
+            let _ = tokio::fs::remove_file(&self.tmp.path).await;
+        }
+    }
+}
+
 #[async_trait]
 impl BlobStore for FsStore {
-    async fn stage(&self, body: ByteStream, limit: u64) -> Result<Staged, BlobError> {
+    async fn receive(&self, body: ByteStream, limit: u64) -> Result<Received, BlobError> {
         let key = BlobKey::generate();
         let dest = self.path(&key);
         let tmp_path = dest.with_file_name(format!("{key}{PART}"));
@@ -220,23 +282,13 @@ impl BlobStore for FsStore {
                 return Err(e);
             }
         };
-        // One hop to the blocking pool writes the rest, publishes and syncs; the caller hears
-        // as soon as the bytes are published, and may do other durable work during the sync.
-        let (published_tx, published) = tokio::sync::oneshot::channel();
-        let keep_cached = self.keep_cached;
-        let work = tokio::task::spawn_blocking(move || {
-            let file = tmp.append(&rest)?.publish(&dest)?;
-            let _ = published_tx.send(());
-            sync(&file, &dest, keep_cached)
-        });
-        let synced = async move { work.await.map_err(|e| BlobError::Backend(e.to_string()))? };
-        if published.await.is_err() {
-            // The work ended before publishing: it failed, and its error is the answer.
-            let e = synced.await.err();
-            let _ = tokio::fs::remove_file(&tmp_path).await;
-            return Err(e.unwrap_or_else(|| BlobError::Backend("publish ended silently".into())));
-        }
-        Ok(Staged::pending(meter.finish(key), Box::pin(synced)))
+        let rest = FsReceived {
+            tmp,
+            rest,
+            dest,
+            keep_cached: self.keep_cached,
+        };
+        Ok(Received::new(meter.finish(key), Box::new(rest)))
     }
 
     async fn sync_existing(&self, key: &BlobKey) -> Result<(), BlobError> {

@@ -6,9 +6,10 @@
 //! directory, with file and directory `fsync` before a put returns) and [`S3Store`] (any
 //! S3-compatible service, through a multipart upload that is aborted on failure).
 //!
-//! A put is [`BlobStore::stage`] then [`Staged::sync`]. A caller may split them to do other
-//! durable work (committing metadata) while the bytes are synced; it must then be able to tell,
-//! after a crash, which stored keys it had referenced before their sync finished.
+//! A put is [`BlobStore::receive`], [`Received::publish`] and [`Staged::sync`]. A caller may
+//! decide between the first two (a quota, say) and abort instead, and may do other durable
+//! work (committing metadata) while the bytes are synced; it must then be able to tell, after
+//! a crash, which stored keys it had referenced before their sync finished.
 
 mod fs;
 mod key;
@@ -30,6 +31,68 @@ pub type ByteStream = BoxStream<'static, io::Result<Bytes>>;
 /// Work, already under way, that makes staged bytes durable.
 pub type SyncFuture = BoxFuture<'static, Result<(), BlobError>>;
 
+/// Runs once published bytes are readable under their key, on the thread that published them
+/// (for the filesystem, the blocking thread that goes on to sync them); it must not block.
+pub type OnPublished = Box<dyn FnOnce() + Send>;
+
+/// Bytes received in full (hashed, counted, within the cap) but not yet readable under their
+/// key: [`Received::publish`] makes them so, [`Received::abort`] discards them.
+pub struct Received {
+    pub stored: Stored,
+    rest: Box<dyn Publish>,
+}
+
+impl std::fmt::Debug for Received {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Received")
+            .field("stored", &self.stored)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A backend's last steps of a put, after its bytes were received.
+#[async_trait]
+pub trait Publish: Send {
+    /// Whether published bytes are durable only after a sync.
+    fn needs_sync(&self) -> bool;
+    /// Makes the bytes readable under their key, runs `then` (if any), and returns the work
+    /// that makes them durable (`None`: they are already); see [`Received::publish`].
+    async fn publish(
+        self: Box<Self>,
+        then: Option<OnPublished>,
+    ) -> Result<Option<SyncFuture>, BlobError>;
+    /// Discards the bytes; failures are left to the sweep of incomplete uploads.
+    async fn abort(self: Box<Self>);
+}
+
+impl Received {
+    pub fn new(stored: Stored, rest: Box<dyn Publish>) -> Self {
+        Self { stored, rest }
+    }
+
+    /// Whether the bytes, once published, are durable only after [`Staged::sync`].
+    pub fn needs_sync(&self) -> bool {
+        self.rest.needs_sync()
+    }
+
+    /// Makes the bytes readable under their key. Without `then`, returns once they are. With
+    /// it, may return before: `then` runs, on the thread that published them, as soon as they
+    /// are readable, and does not run at all if publishing fails; [`Staged::sync`] then
+    /// reports the failure. A failed publish leaves nothing under the key or beside it.
+    pub async fn publish(self, then: Option<OnPublished>) -> Result<Staged, BlobError> {
+        let sync = self.rest.publish(then).await?;
+        Ok(Staged {
+            stored: self.stored,
+            sync,
+        })
+    }
+
+    /// Discards the received bytes: nothing becomes readable under the key.
+    pub async fn abort(self) {
+        self.rest.abort().await;
+    }
+}
+
 /// Bytes complete and readable under their key, perhaps not yet durable: a crash before
 /// [`Staged::sync`] returns may lose them or leave them cut short. Dropping it without syncing
 /// leaves the object in the store; the caller deletes it or leaves it to the orphan sweep.
@@ -48,19 +111,6 @@ impl std::fmt::Debug for Staged {
 }
 
 impl Staged {
-    /// Bytes that are durable already (the backend's write returns only then).
-    pub fn durable(stored: Stored) -> Self {
-        Self { stored, sync: None }
-    }
-
-    /// Bytes that are durable once `sync` completes.
-    pub fn pending(stored: Stored, sync: SyncFuture) -> Self {
-        Self {
-            stored,
-            sync: Some(sync),
-        }
-    }
-
     /// Whether [`Staged::sync`] has work to wait for; `false` means the bytes are durable now.
     pub fn needs_sync(&self) -> bool {
         self.sync.is_some()
@@ -123,15 +173,15 @@ impl From<io::Error> for BlobError {
 /// unique, and nothing lives only in process memory.
 #[async_trait]
 pub trait BlobStore: Send + Sync + std::fmt::Debug {
-    /// Stores `body` under a new key, readable when this returns but durable only once the
-    /// returned [`Staged`] is synced. Past `limit` bytes the upload is abandoned, nothing stays
-    /// visible, and [`BlobError::TooLarge`] is returned.
-    async fn stage(&self, body: ByteStream, limit: u64) -> Result<Staged, BlobError>;
+    /// Receives `body` for a new key, hashing and counting it; nothing is readable under the
+    /// key until the returned [`Received`] is published. Past `limit` bytes the upload is
+    /// abandoned, nothing is left, and [`BlobError::TooLarge`] is returned.
+    async fn receive(&self, body: ByteStream, limit: u64) -> Result<Received, BlobError>;
 
-    /// [`BlobStore::stage`] and [`Staged::sync`]: durable when it returns `Ok`. If the sync
-    /// fails, the object is deleted.
+    /// Stores `body` under a new key ([`BlobStore::receive`], [`Received::publish`] and
+    /// [`Staged::sync`]): durable when it returns `Ok`. If the sync fails, the object is deleted.
     async fn put(&self, body: ByteStream, limit: u64) -> Result<Stored, BlobError> {
-        let staged = self.stage(body, limit).await?;
+        let staged = self.receive(body, limit).await?.publish(None).await?;
         let key = staged.stored.key.clone();
         match staged.sync().await {
             Ok(stored) => Ok(stored),

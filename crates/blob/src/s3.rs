@@ -11,9 +11,12 @@ use std::{ops::Range, sync::Once, time::SystemTime};
 
 use async_trait::async_trait;
 use futures_util::{StreamExt as _, TryStreamExt as _};
-use opendal::{Operator, layers::RetryLayer, services::S3};
+use opendal::{Operator, Writer, layers::RetryLayer, services::S3};
 
-use crate::{BlobError, BlobKey, BlobStore, ByteStream, Meter, Staged, check_range};
+use crate::{
+    BlobError, BlobKey, BlobStore, ByteStream, Meter, OnPublished, Publish, Received, SyncFuture,
+    check_range,
+};
 
 /// Multipart part size: S3 requires at least 5 MiB for every part but the last.
 const PART_SIZE: usize = 8 * 1024 * 1024;
@@ -61,9 +64,47 @@ impl S3Store {
     }
 }
 
+/// A received upload: the object's writer, not yet closed (nothing is visible before).
+struct S3Received(Writer);
+
+#[async_trait]
+impl Publish for S3Received {
+    fn needs_sync(&self) -> bool {
+        false
+    }
+
+    /// Completes the upload; a completed S3 upload is durable.
+    async fn publish(
+        self: Box<Self>,
+        then: Option<OnPublished>,
+    ) -> Result<Option<SyncFuture>, BlobError> {
+        let mut writer = self.0;
+        if let Err(e) = writer.close().await {
+            abort(writer).await;
+            return Err(e.into());
+        }
+        if let Some(then) = then {
+            then();
+        }
+        Ok(None)
+    }
+
+    async fn abort(self: Box<Self>) {
+        abort(self.0).await;
+    }
+}
+
+/// Aborts the multipart upload behind `writer`; a failure leaves its parts to the bucket's
+/// lifecycle rules.
+async fn abort(mut writer: Writer) {
+    if let Err(e) = writer.abort().await {
+        tracing::warn!(error = %e, "could not abort an S3 upload");
+    }
+}
+
 #[async_trait]
 impl BlobStore for S3Store {
-    async fn stage(&self, mut body: ByteStream, limit: u64) -> Result<Staged, BlobError> {
+    async fn receive(&self, mut body: ByteStream, limit: u64) -> Result<Received, BlobError> {
         let key = BlobKey::generate();
         let mut writer = self
             .op
@@ -77,18 +118,17 @@ impl BlobStore for S3Store {
                 meter.update(&chunk)?;
                 writer.write(chunk).await?;
             }
-            writer.close().await?;
             Ok(())
         }
         .await;
         if let Err(e) = written {
-            if let Err(abort) = writer.abort().await {
-                tracing::warn!(error = %abort, "could not abort an S3 upload");
-            }
+            abort(writer).await;
             return Err(e);
         }
-        // A completed S3 upload is durable.
-        Ok(Staged::durable(meter.finish(key)))
+        Ok(Received::new(
+            meter.finish(key),
+            Box::new(S3Received(writer)),
+        ))
     }
 
     async fn get(&self, key: &BlobKey, range: Option<Range<u64>>) -> Result<ByteStream, BlobError> {

@@ -1,7 +1,14 @@
 //! One conformance suite for every blob store: the filesystem always, S3 when
 //! `MXCD_TEST_S3_ENDPOINT` names an S3-compatible server (required under `CI=true`).
 
-use std::{io, time::SystemTime};
+use std::{
+    io,
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
+    time::SystemTime,
+};
 
 use bytes::Bytes;
 use futures_util::{StreamExt as _, TryStreamExt as _, stream};
@@ -136,6 +143,36 @@ async fn suite(store: &dyn BlobStore) {
     ));
     assert_eq!(store.list().await.unwrap(), before);
 
+    // Received bytes may be aborted instead of published: nothing under the key, nothing left
+    // in flight (9 MiB: the file is partly written, or an S3 part uploaded, by then).
+    let received = store
+        .receive(body(&sample(9 << 20), 1 << 20), 50 << 20)
+        .await
+        .unwrap();
+    assert_eq!(received.stored.size, 9 << 20);
+    let aborted = received.stored.key.clone();
+    received.abort().await;
+    assert!(matches!(
+        store.get(&aborted, None).await,
+        Err(BlobError::NotFound)
+    ));
+    assert_eq!(store.list().await.unwrap(), before);
+    let later = SystemTime::now() + std::time::Duration::from_secs(1);
+    assert_eq!(store.sweep_incomplete(later).await.unwrap(), 0);
+
+    // Publishing runs `then` (once, before the sync is done), and the bytes are there.
+    let ran = Arc::new(AtomicUsize::new(0));
+    let received = store.receive(body(b"published", 4), 100).await.unwrap();
+    let counter = ran.clone();
+    let then = Box::new(move || {
+        counter.fetch_add(1, Ordering::SeqCst);
+    });
+    let published = received.publish(Some(then)).await.unwrap().sync().await;
+    let published = published.unwrap();
+    assert_eq!(ran.load(Ordering::SeqCst), 1);
+    assert_eq!(read(store, &published.key, None).await, b"published");
+    store.delete(&published.key).await.unwrap();
+
     // Listing, deleting (idempotent), missing keys.
     let mut want = vec![put.key.clone(), small.key.clone(), empty.key.clone()];
     want.sort();
@@ -209,6 +246,32 @@ async fn fs_layout() {
         "no part file left"
     );
     assert!(!dir.path().join("tmp").exists());
+}
+
+/// `then` runs once the blob is readable under its final name, with no part file beside it,
+/// and before the sync is awaited.
+#[tokio::test]
+async fn fs_publish_runs_then_once_readable() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = FsStore::open(dir.path()).await.unwrap();
+    let received = store.receive(body(b"bytes", 2), 100).await.unwrap();
+    let k = received.stored.key.as_str().to_owned();
+    let shard = dir.path().join("blobs").join(&k[..2]);
+    let (seen_tx, seen) = std::sync::mpsc::channel();
+    let then = Box::new(move || {
+        let names: Vec<String> = std::fs::read_dir(&shard)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        seen_tx
+            .send((names, std::fs::read(shard.join(&k)).ok()))
+            .unwrap();
+    });
+    let staged = received.publish(Some(then)).await.unwrap();
+    let (names, bytes) = seen.recv().unwrap();
+    assert_eq!(names, vec![staged.stored.key.as_str().to_owned()]);
+    assert_eq!(bytes.as_deref(), Some(&b"bytes"[..]));
+    staged.sync().await.unwrap();
 }
 
 /// Bytes of `path` resident in the page cache, from util-linux's `fincore`.

@@ -72,11 +72,13 @@ use crate::{
 /// At most this many writes share one transaction.
 const MAX_BATCH: usize = 128;
 
+#[derive(Debug)]
 struct Job {
     write: MediaWrite,
     reply: oneshot::Sender<Result<BlobOutcome, DbError>>,
 }
 
+#[derive(Debug)]
 enum Msg {
     Write(Job),
     /// Enough `unsynced` flags wait to be cleared to commit them without writes.
@@ -85,10 +87,11 @@ enum Msg {
     Close(oneshot::Sender<()>),
 }
 
-/// The queue in front of the committing thread.
+/// The queue in front of the committing thread. It is unbounded: every write in it has a
+/// request waiting for its answer, so concurrent requests bound it.
 #[derive(Clone, Debug)]
 pub(crate) struct GroupCommit {
-    queue: mpsc::Sender<Msg>,
+    queue: mpsc::UnboundedSender<Msg>,
     synced: Synced,
 }
 
@@ -120,6 +123,34 @@ impl Synced {
     }
 }
 
+/// A media write prepared but not yet queued. Queuing it never blocks and needs no runtime, so
+/// it can happen on any thread: an upload's blocking file work queues its metadata the moment
+/// its bytes are published, rather than first waking the upload's task to do it. Dropped
+/// unqueued, its [`WriteOutcome`] reports [`DbError::Closed`].
+#[derive(Debug)]
+pub struct QueuedWrite {
+    queue: mpsc::UnboundedSender<Msg>,
+    job: Job,
+}
+
+impl QueuedWrite {
+    /// Puts the write in the committing thread's queue.
+    pub fn queue(self) {
+        // If the committer is gone, the job drops here and its outcome reports `Closed`.
+        let _ = self.queue.send(Msg::Write(self.job));
+    }
+}
+
+/// The outcome of a [`QueuedWrite`], once its batch is durable.
+#[derive(Debug)]
+pub struct WriteOutcome(oneshot::Receiver<Result<BlobOutcome, DbError>>);
+
+impl WriteOutcome {
+    pub async fn outcome(self) -> Result<BlobOutcome, DbError> {
+        self.0.await.map_err(|_| DbError::Closed)?
+    }
+}
+
 impl GroupCommit {
     /// Opens a connection to the database file at `path` (WAL mode already set, as sqlx
     /// connects first) and starts the committing thread, which ends when every handle is
@@ -129,7 +160,7 @@ impl GroupCommit {
         let (conn, log) = tokio::task::spawn_blocking(move || open(&path))
             .await
             .map_err(|e| DbError::Commit(e.to_string()))??;
-        let (queue, rx) = mpsc::channel(4 * MAX_BATCH);
+        let (queue, rx) = mpsc::unbounded_channel();
         let (to_sync, committed) = sync_mpsc::channel();
         let failure = LogFailure::default();
         let synced = Synced::default();
@@ -152,12 +183,19 @@ impl GroupCommit {
 
     /// Applies `write` in the next batch and returns its outcome once the batch is durable.
     pub(crate) async fn submit(&self, write: MediaWrite) -> Result<BlobOutcome, DbError> {
+        let (queued, outcome) = self.prepare(write);
+        queued.queue();
+        outcome.outcome().await
+    }
+
+    /// `write`, to be queued later from any thread (see [`QueuedWrite`]), and its outcome.
+    pub(crate) fn prepare(&self, write: MediaWrite) -> (QueuedWrite, WriteOutcome) {
         let (reply, outcome) = oneshot::channel();
-        self.queue
-            .send(Msg::Write(Job { write, reply }))
-            .await
-            .map_err(|_| DbError::Closed)?;
-        outcome.await.map_err(|_| DbError::Closed)?
+        let queued = QueuedWrite {
+            queue: self.queue.clone(),
+            job: Job { write, reply },
+        };
+        (queued, WriteOutcome(outcome))
     }
 
     /// Clears the `unsynced` flag of the blob under `key` in a later batch.
@@ -168,7 +206,6 @@ impl GroupCommit {
         if self.synced.push(key) {
             self.queue
                 .send(Msg::FlagsDue)
-                .await
                 .map_err(|_| DbError::Closed)?;
         }
         Ok(())
@@ -177,7 +214,7 @@ impl GroupCommit {
     /// Commits what is queued, then closes the connection; later writes get [`DbError::Closed`].
     pub(crate) async fn close(&self) {
         let (done, closed) = oneshot::channel();
-        if self.queue.send(Msg::Close(done)).await.is_ok() {
+        if self.queue.send(Msg::Close(done)).is_ok() {
             let _ = closed.await;
         }
     }
@@ -216,7 +253,7 @@ fn open(path: &Path) -> Result<(Connection, File), DbError> {
 fn run(
     mut conn: Connection,
     turn: &Mutex<()>,
-    mut rx: mpsc::Receiver<Msg>,
+    mut rx: mpsc::UnboundedReceiver<Msg>,
     synced: &Synced,
     to_sync: sync_mpsc::Sender<Committed>,
     syncer: std::thread::JoinHandle<()>,
@@ -267,7 +304,10 @@ fn run(
 }
 
 /// `first` and every write queued behind it, up to [`MAX_BATCH`], stopping at a close.
-fn gather(first: Msg, rx: &mut mpsc::Receiver<Msg>) -> (Vec<Job>, Option<oneshot::Sender<()>>) {
+fn gather(
+    first: Msg,
+    rx: &mut mpsc::UnboundedReceiver<Msg>,
+) -> (Vec<Job>, Option<oneshot::Sender<()>>) {
     let mut jobs = Vec::new();
     let mut next = Some(first);
     while let Some(msg) = next {

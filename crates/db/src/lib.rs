@@ -49,6 +49,7 @@ pub use accounts::{NewUser, UserFilter, UserOrder, UserPatch, UserRow};
 pub use directory::AliasRow;
 pub use error::{DbError, ErrorKind};
 pub use events::{EventRow, MediaRef, MemberFields, NewEvent, NewRoom, Redaction, RoomField};
+pub use group_commit::{QueuedWrite, WriteOutcome};
 pub use media::{BlobOutcome, MediaRow, NewBlob, NewMedia};
 pub use media_delete::{AgeCriteria, BATCH as DELETE_BATCH, Deleted, UserMediaOrder, UserMediaRow};
 pub use quarantine::{QuarantineChange, QuarantineTarget};

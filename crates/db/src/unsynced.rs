@@ -9,7 +9,8 @@
 //! ever answered: an upload is answered only after its bytes are durable.
 
 use crate::{
-    Backend, BlobOutcome, Db, DbError, NewBlob, NewMedia, media::MediaWrite, read, writer,
+    Backend, BlobOutcome, Db, DbError, NewBlob, NewMedia, QueuedWrite, WriteOutcome,
+    media::MediaWrite, read, writer,
 };
 
 /// Clears the flag of the blob under `$1`.
@@ -44,6 +45,24 @@ impl Db {
             unsynced: true,
         })
         .await
+    }
+
+    /// [`Db::insert_media_unsynced`], prepared here and queued later from any thread (see
+    /// [`QueuedWrite`]); `None` where content writes do not go through the group commit
+    /// (PostgreSQL, where bytes are synced before their metadata is written).
+    pub fn prepare_media_unsynced(
+        &self,
+        m: &NewMedia,
+        blob: &NewBlob,
+    ) -> Option<(QueuedWrite, WriteOutcome)> {
+        match &self.backend {
+            Backend::Sqlite { group, .. } => Some(group.prepare(MediaWrite::Insert {
+                media: m.clone(),
+                blob: blob.clone(),
+                unsynced: true,
+            })),
+            Backend::Postgres(_) => None,
+        }
     }
 
     /// Clears the flag of the blob under `storage_key`, whose bytes are durable now. On SQLite

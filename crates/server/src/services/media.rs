@@ -216,7 +216,7 @@ impl Service {
         self
     }
 
-    /// Refuses stored bytes that would take `user_id` over a quota; the bytes are discarded.
+    /// Refuses received bytes that would take `user_id` over a quota.
     async fn check_quotas(
         &self,
         user_id: &str,
@@ -229,7 +229,6 @@ impl Service {
                 .uploaded_bytes_since(user_id, now - q.period_ms)
                 .await?;
             if used.saturating_add(stored.size as i64) > q.max_bytes {
-                self.discard(&stored.key).await;
                 return Err(MediaError::UploadLimitExceeded);
             }
         }
@@ -244,13 +243,16 @@ impl Service {
         self.max_upload_size
     }
 
-    /// Streams `body` into the store (capped), then records it in one transaction, durably
-    /// (see `durable.rs`). Identical content is kept once: the new copy is dropped and the
-    /// existing blob gains a reference.
+    /// Streams `body` into the store (capped), checks the uploader's quotas, then publishes
+    /// the bytes and records them in one transaction, durably (see `durable.rs`). Identical
+    /// content is kept once: the new copy is dropped and the existing blob gains a reference.
     #[tracing::instrument(skip_all, fields(user = %up.user_id))]
     pub async fn upload(&self, up: Upload, body: ByteStream) -> Result<String, MediaError> {
-        let staged = self.store.stage(body, self.max_upload_size).await?;
-        self.check_quotas(&up.user_id, &staged.stored).await?;
+        let received = self.store.receive(body, self.max_upload_size).await?;
+        if let Err(e) = self.check_quotas(&up.user_id, &received.stored).await {
+            received.abort().await;
+            return Err(e);
+        }
         let media_id = new_media_id();
         let media = NewMedia {
             origin: self.server_name.clone(),
@@ -261,7 +263,7 @@ impl Service {
             created_ts: now_ms(),
             authenticated: self.authenticated_media,
         };
-        self.record_upload(&media, staged).await?;
+        self.record_upload(&media, received).await?;
         self.thumbnail_new_media(&self.server_name, &media_id, &media.media_type)
             .await;
         Ok(format!("mxc://{}/{media_id}", self.server_name))

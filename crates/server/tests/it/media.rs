@@ -447,6 +447,14 @@ async fn upload_quotas(b: Backend, st: Storage) {
         2,
         "the refused upload is not kept"
     );
+    let store = s.blob_store().await;
+    assert_eq!(store.list().await.unwrap().len(), 2, "nor its bytes");
+    let later = std::time::SystemTime::now() + std::time::Duration::from_secs(1);
+    assert_eq!(
+        store.sweep_incomplete(later).await.unwrap(),
+        0,
+        "nor a part file"
+    );
     // Two days later the daily window is clear, the weekly one is not.
     let two_days_back = "UPDATE media SET created_ts = created_ts - 172800000";
     s.sql(two_days_back).await;

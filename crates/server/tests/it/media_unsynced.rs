@@ -4,7 +4,9 @@
 use std::{ops::Range, sync::Arc, time::SystemTime};
 
 use async_trait::async_trait;
-use mxcd_blob::{BlobError, BlobKey, BlobStore, ByteStream, Staged};
+use mxcd_blob::{
+    BlobError, BlobKey, BlobStore, ByteStream, OnPublished, Publish, Received, SyncFuture,
+};
 use mxcd_db::{Db, NewBlob, NewMedia};
 use mxcd_server::services::media::MediaError;
 use serde_json::Value;
@@ -130,10 +132,12 @@ struct FailingSync(Arc<dyn BlobStore>);
 
 #[async_trait]
 impl BlobStore for FailingSync {
-    async fn stage(&self, body: ByteStream, limit: u64) -> Result<Staged, BlobError> {
-        let staged = self.0.stage(body, limit).await?;
-        let fail = Box::pin(async { Err(BlobError::Backend("injected sync failure".into())) });
-        Ok(Staged::pending(staged.stored, fail))
+    async fn receive(&self, body: ByteStream, limit: u64) -> Result<Received, BlobError> {
+        let received = self.0.receive(body, limit).await?;
+        Ok(Received::new(
+            received.stored.clone(),
+            Box::new(FailingPublish(received)),
+        ))
     }
     async fn get(&self, key: &BlobKey, range: Option<Range<u64>>) -> Result<ByteStream, BlobError> {
         self.0.get(key, range).await
@@ -152,6 +156,28 @@ impl BlobStore for FailingSync {
     }
     async fn sweep_incomplete(&self, before: SystemTime) -> Result<u64, BlobError> {
         self.0.sweep_incomplete(before).await
+    }
+}
+
+/// Publishes through the wrapped store, then fails the sync.
+struct FailingPublish(Received);
+
+#[async_trait]
+impl Publish for FailingPublish {
+    fn needs_sync(&self) -> bool {
+        true
+    }
+    async fn publish(
+        self: Box<Self>,
+        then: Option<OnPublished>,
+    ) -> Result<Option<SyncFuture>, BlobError> {
+        self.0.publish(then).await?;
+        Ok(Some(Box::pin(async {
+            Err(BlobError::Backend("injected sync failure".into()))
+        })))
+    }
+    async fn abort(self: Box<Self>) {
+        self.0.abort().await;
     }
 }
 

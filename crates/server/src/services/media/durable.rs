@@ -11,7 +11,7 @@
 //! Content shared with another upload may be flagged too (that upload is still syncing it):
 //! a duplicate syncs the existing object itself before it is answered.
 
-use mxcd_blob::{BlobKey, Staged};
+use mxcd_blob::{BlobKey, Received};
 use mxcd_db::{BlobOutcome, NewMedia};
 use sha2::Digest as _;
 
@@ -29,32 +29,42 @@ pub struct Recovered {
 }
 
 impl Service {
-    /// Syncs `staged` and records `media` with it; `Ok` means both are durable. Whatever
-    /// fails, nothing of the upload stays referenced.
+    /// Publishes `received`, syncs it and records `media` with it; `Ok` means both are durable.
+    /// Whatever fails, nothing of the upload stays referenced.
     pub(super) async fn record_upload(
         &self,
         media: &NewMedia,
-        staged: Staged,
+        received: Received,
     ) -> Result<(), MediaError> {
-        let key = staged.stored.key.clone();
-        let blob = blob_row(&staged.stored);
-        let overlap = staged.needs_sync() && self.db.single_process();
-        let (synced, recorded) = if overlap {
-            tokio::join!(staged.sync(), self.db.insert_media_unsynced(media, &blob))
+        let key = received.stored.key.clone();
+        let blob = blob_row(&received.stored);
+        let queued = if received.needs_sync() {
+            self.db.prepare_media_unsynced(media, &blob)
         } else {
-            match staged.sync().await {
+            None
+        };
+        let overlap = queued.is_some();
+        let (synced, recorded) = match queued {
+            // The metadata is queued for the group commit by the thread that publishes the
+            // bytes, the moment they are published: this task is not woken for it.
+            Some((write, outcome)) => {
+                let staged = received.publish(Some(Box::new(|| write.queue()))).await?;
+                tokio::join!(staged.sync(), outcome.outcome())
+            }
+            None => match received.publish(None).await?.sync().await {
                 Ok(stored) => (Ok(stored), self.db.insert_media(media, &blob).await),
                 Err(e) => {
                     self.discard(&key).await;
                     return Err(e.into());
                 }
-            }
+            },
         };
         let outcome = match recorded {
             Ok(outcome) => outcome,
             Err(e) => {
                 self.discard(&key).await;
-                return Err(e.into());
+                // A failed publish explains a write that was never queued.
+                return Err(synced.err().map_or_else(|| e.into(), MediaError::from));
             }
         };
         let durable = match &outcome {
