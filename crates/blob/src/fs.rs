@@ -1,11 +1,11 @@
 //! The local-filesystem store: `<root>/blobs/ab/<key>` (keys of earlier versions at
 //! `<root>/blobs/ab/cd/<key>`, see [`BlobKey`]).
 //!
-//! A put writes `<key>.part` beside its final name while hashing, renames it into place once it
-//! is complete (staged), then `fsync`s the file and the directory (synced), so a blob that `put`
-//! reported is on disk. A crash before the sync may leave a partial file under the key; nothing
-//! references it unless the caller recorded it while staged (see `Staged`), and otherwise the
-//! orphan sweep removes it. The rename stays inside one directory: a rename across
+//! A put writes `<key>.part` beside its final name while hashing (received), renames it into
+//! place once the caller publishes it (published), then `fsync`s the file and the directory
+//! (synced), so a blob that `put` reported is on disk. A crash before the sync may leave a
+//! partial file under the key; nothing references it unless the caller recorded it after
+//! publishing (see `Staged`), and otherwise the orphan sweep removes it. The rename stays inside one directory: a rename across
 //! directories takes a lock on the whole filesystem, and dirties two directories.
 //! Shard directories are made when first needed, and their parent is synced then.
 //!
