@@ -5,8 +5,9 @@
 //! place once the caller publishes it (published), then `fsync`s the file and the directory
 //! (synced), so a blob that `put` reported is on disk. A crash before the sync may leave a
 //! partial file under the key; nothing references it unless the caller recorded it after
-//! publishing (see `Staged`), and otherwise the orphan sweep removes it. The rename stays inside one directory: a rename across
-//! directories takes a lock on the whole filesystem, and dirties two directories.
+//! publishing (see `Staged`), and otherwise the orphan sweep removes it. The rename stays
+//! inside one directory: a rename across directories takes a lock on the whole filesystem, and
+//! dirties two directories.
 //! Shard directories are made when first needed, and their parent is synced then.
 //!
 //! Once a blob is synced its pages are dropped from the page cache (`POSIX_FADV_DONTNEED`)

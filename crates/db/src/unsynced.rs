@@ -17,6 +17,15 @@ use crate::{
 pub(crate) const CLEAR_UNSYNCED: &str =
     "UPDATE blobs SET unsynced = FALSE WHERE storage_key = $1 AND unsynced";
 
+/// A new media row whose blob, if new, is flagged `unsynced`.
+fn unsynced_insert(m: &NewMedia, blob: &NewBlob) -> MediaWrite {
+    MediaWrite::Insert {
+        media: m.clone(),
+        blob: blob.clone(),
+        unsynced: true,
+    }
+}
+
 /// A blob recorded before its bytes were known to be durable.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct UnsyncedBlob {
@@ -39,12 +48,7 @@ impl Db {
         m: &NewMedia,
         blob: &NewBlob,
     ) -> Result<BlobOutcome, DbError> {
-        self.write_media(MediaWrite::Insert {
-            media: m.clone(),
-            blob: blob.clone(),
-            unsynced: true,
-        })
-        .await
+        self.write_media(unsynced_insert(m, blob)).await
     }
 
     /// [`Db::insert_media_unsynced`], prepared here and queued later from any thread (see
@@ -56,11 +60,7 @@ impl Db {
         blob: &NewBlob,
     ) -> Option<(QueuedWrite, WriteOutcome)> {
         match &self.backend {
-            Backend::Sqlite { group, .. } => Some(group.prepare(MediaWrite::Insert {
-                media: m.clone(),
-                blob: blob.clone(),
-                unsynced: true,
-            })),
+            Backend::Sqlite { group, .. } => Some(group.prepare(unsynced_insert(m, blob))),
             Backend::Postgres(_) => None,
         }
     }
