@@ -299,3 +299,45 @@ async fn misbehaving_remotes() {
     );
     let _ = TestServer::read;
 }
+
+/// A server name that spells a loopback address another way (`2130706433`, `127.1`, ...) is
+/// that address: the IP filter refuses it, and no connection is made.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn other_spellings_of_denied_addresses_are_refused() {
+    let listener = std::net::TcpListener::bind(("127.0.0.1", 0)).unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    // The default filter: loopback and private ranges are denied.
+    let s = TestServer::start_with(Backend::Sqlite, |_| {}).await;
+    let (_, token) = s.register("alice", "pw", false).await;
+    for host in [
+        "127.0.0.1",
+        "2130706433",
+        "0x7f000001",
+        "127.1",
+        "0177.0.0.1",
+    ] {
+        let r = s
+            .client
+            .get(format!(
+                "{}/_matrix/client/v1/media/download/{host}:{port}/abc",
+                s.base
+            ))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status();
+        let v: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(
+            (status.as_u16(), v["errcode"].as_str()),
+            (502, Some("M_UNKNOWN")),
+            "{host}"
+        );
+        let accepted = listener.accept();
+        assert!(
+            matches!(&accepted, Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
+            "{host} reached the loopback listener"
+        );
+    }
+}

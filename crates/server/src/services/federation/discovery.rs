@@ -205,9 +205,14 @@ fn parse_well_known(body: &[u8]) -> Option<String> {
     Some(s.to_owned())
 }
 
-/// The IP address of a host as it appears in a URL (IPv6 in brackets), if it is one.
+/// The IP address a URL with this host connects to without a name lookup, if there is one.
+/// The host is read as the URL parser reads it, so the other spellings of IPv4 addresses it
+/// accepts (`2130706433`, `0x7f000001`, `127.1`, `0177.0.0.1`) are addresses here too, and the
+/// IP filter sees them; IPv6 comes in brackets.
 pub(super) fn ip_of_host(host: &str) -> Option<IpAddr> {
-    host.trim_start_matches('[')
+    let url = reqwest::Url::parse(&format!("https://{host}/")).ok()?;
+    url.host_str()?
+        .trim_start_matches('[')
         .trim_end_matches(']')
         .parse()
         .ok()
@@ -305,6 +310,18 @@ mod tests {
         assert_eq!(t.pinned, None);
         assert_eq!(ip_of_host("[::1]"), Some("::1".parse().unwrap()));
         assert_eq!(ip_of_host("example.org"), None);
+        let loopback: Option<IpAddr> = Some("127.0.0.1".parse().unwrap());
+        for other_spelling in [
+            "2130706433",
+            "0x7f000001",
+            "127.1",
+            "0177.0.0.1",
+            "0x7F.0.0.1",
+        ] {
+            assert_eq!(ip_of_host(other_spelling), loopback, "{other_spelling}");
+        }
+        assert_eq!(ip_of_host("0"), Some("0.0.0.0".parse().unwrap()));
+        assert_eq!(ip_of_host("1.example"), None);
     }
 
     #[test]
