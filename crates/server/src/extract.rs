@@ -22,6 +22,32 @@ impl From<axum::extract::rejection::PathRejection> for ApiError {
     }
 }
 
+/// The whole body, for handlers that parse it themselves. A body over the router's limit is
+/// 413 `M_TOO_LARGE`, one that cannot be read (a broken chunked encoding, say) 400 `M_UNKNOWN`,
+/// both with Matrix bodies instead of axum's plain-text rejections.
+pub struct BodyBytes(pub Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for BodyBytes {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        Bytes::from_request(req, state)
+            .await
+            .map(Self)
+            .map_err(|e| {
+                if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    ApiError::new(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        "M_TOO_LARGE",
+                        "Request body too large",
+                    )
+                } else {
+                    ApiError::unknown(StatusCode::BAD_REQUEST, "Error reading JSON content.")
+                }
+            })
+    }
+}
+
 /// The body as a JSON object, whatever the Content-Type (Synapse does not look at it).
 pub struct JsonObject(pub Map<String, Value>);
 
@@ -29,17 +55,7 @@ impl<S: Send + Sync> FromRequest<S> for JsonObject {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
-            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::new(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "M_TOO_LARGE",
-                    "Request body too large",
-                )
-            } else {
-                ApiError::unknown(StatusCode::BAD_REQUEST, "Error reading JSON content.")
-            }
-        })?;
+        let BodyBytes(bytes) = BodyBytes::from_request(req, state).await?;
         parse_object(&bytes).map(Self)
     }
 }

@@ -2,14 +2,14 @@
 
 use std::sync::Arc;
 
-use axum::{Json, Router, body::Bytes, extract::State, routing::get};
+use axum::{Json, Router, extract::State, routing::get};
 use serde_json::{Map, Value, json};
 
 use super::CLIENT_PREFIXES;
 use crate::{
     auth::AuthUser,
     error::{ApiError, ApiResult},
-    extract::{Path, parse_object},
+    extract::{BodyBytes, Path, parse_object},
     services::profiles::{self, Field},
     state::AppState,
 };
@@ -100,7 +100,7 @@ async fn set_displayname(
     Path(user_id): Path<String>,
     State(svc): State<Arc<profiles::Service>>,
     auth: Result<AuthUser, ApiError>,
-    body: Bytes,
+    BodyBytes(body): BodyBytes,
 ) -> ApiResult<Json<Value>> {
     set_field(&svc, auth, &user_id, Field::Displayname, &body).await
 }
@@ -110,7 +110,7 @@ async fn set_avatar_url(
     Path(user_id): Path<String>,
     State(svc): State<Arc<profiles::Service>>,
     auth: Result<AuthUser, ApiError>,
-    body: Bytes,
+    BodyBytes(body): BodyBytes,
 ) -> ApiResult<Json<Value>> {
     set_field(&svc, auth, &user_id, Field::AvatarUrl, &body).await
 }

@@ -9,7 +9,6 @@ use std::sync::Arc;
 
 use axum::{
     Json, Router,
-    body::Bytes,
     extract::State,
     routing::{get, post},
 };
@@ -19,7 +18,7 @@ use super::CLIENT_PREFIXES;
 use crate::{
     auth::AuthUser,
     error::ApiResult,
-    extract::{JsonObject, Path, parse_object},
+    extract::{BodyBytes, JsonObject, Path, parse_object},
     services::{
         accounts::Requester,
         rooms::{self, CreateRoom, MembershipAction, Viewer},
@@ -77,7 +76,7 @@ async fn join(
     AuthUser(r): AuthUser,
     Path(target): Path<String>,
     State(rooms): State<Arc<rooms::Service>>,
-    body: Bytes,
+    BodyBytes(body): BodyBytes,
 ) -> ApiResult<Json<Value>> {
     let body = object_or_empty(&body)?;
     let room_id = rooms.resolve_room(&target).await?;
@@ -89,7 +88,7 @@ async fn join_room(
     AuthUser(r): AuthUser,
     Path(room_id): Path<String>,
     State(rooms): State<Arc<rooms::Service>>,
-    body: Bytes,
+    BodyBytes(body): BodyBytes,
 ) -> ApiResult<Json<Value>> {
     let body = object_or_empty(&body)?;
     membership(&rooms, &r, &room_id, MembershipAction::Join, body).await
@@ -140,7 +139,7 @@ macro_rules! membership_handler {
             AuthUser(r): AuthUser,
             Path(room_id): Path<String>,
             State(rooms): State<Arc<rooms::Service>>,
-            body: Bytes,
+            BodyBytes(body): BodyBytes,
         ) -> ApiResult<Json<Value>> {
             let body = object_or_empty(&body)?;
             membership(&rooms, &r, &room_id, $action, body).await

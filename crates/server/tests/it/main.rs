@@ -15,6 +15,7 @@ mod admin_user_media;
 mod admin_users;
 mod auth_table;
 mod binary;
+mod bodies;
 mod client_register;
 mod clients;
 mod discovery;

@@ -3,12 +3,12 @@
 
 use std::sync::Arc;
 
-use axum::{Json, Router, body::Bytes, extract::State, http::StatusCode, routing::get};
+use axum::{Json, Router, extract::State, http::StatusCode, routing::get};
 use serde_json::{Map, Value, json};
 
 use crate::{
     error::{ApiError, ApiResult},
-    extract::parse_object,
+    extract::{BodyBytes, parse_object},
     services::{
         accounts::{self, DeviceRequest, Registration},
         registration::{self, MacInput},
@@ -52,7 +52,7 @@ fn credential<'a>(
 async fn register_with_secret(
     State(reg): State<Arc<registration::Service>>,
     State(accounts): State<Arc<accounts::Service>>,
-    body: Bytes,
+    BodyBytes(body): BodyBytes,
 ) -> ApiResult<Json<Value>> {
     if !reg.shared_secret_enabled() {
         return Err(bad("Shared secret registration is not enabled"));

@@ -2,10 +2,7 @@
 
 use std::sync::Arc;
 
-use axum::{
-    Json, Router, body::Bytes, extract::State, http::StatusCode, response::IntoResponse,
-    routing::get,
-};
+use axum::{Json, Router, extract::State, http::StatusCode, response::IntoResponse, routing::get};
 use mxcd_db::{UserFilter, UserOrder};
 use serde_json::{Map, Value, json};
 
@@ -13,7 +10,7 @@ use super::{parse_user_id, truthy, user_json};
 use crate::{
     auth::AdminUser,
     error::{ApiError, ApiResult},
-    extract::{JsonFields as _, Path, QueryParams, parse_object},
+    extract::{BodyBytes, JsonFields as _, Path, QueryParams, parse_object},
     services::{accounts, users},
     state::AppState,
 };
@@ -122,7 +119,7 @@ async fn put_user(
     Path(user_id): Path<String>,
     State(users): State<Arc<users::Service>>,
     State(accounts): State<Arc<accounts::Service>>,
-    body: Bytes,
+    BodyBytes(body): BodyBytes,
 ) -> ApiResult<impl IntoResponse> {
     let target = parse_user_id(&user_id)?;
     let body = parse_object(&body)?;
@@ -290,7 +287,7 @@ async fn set_admin(
     Path(user_id): Path<String>,
     State(users): State<Arc<users::Service>>,
     State(accounts): State<Arc<accounts::Service>>,
-    body: Bytes,
+    BodyBytes(body): BodyBytes,
 ) -> ApiResult<Json<Value>> {
     let target = parse_user_id(&user_id)?;
     let body = parse_object(&body)?;

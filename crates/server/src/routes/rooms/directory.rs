@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use axum::{Json, Router, body::Bytes, extract::State, http::StatusCode, routing::get};
+use axum::{Json, Router, extract::State, http::StatusCode, routing::get};
 use mxcd_db::RoomRow;
 use serde_json::{Map, Value, json};
 
@@ -11,7 +11,7 @@ use super::super::CLIENT_PREFIXES;
 use crate::{
     auth::AuthUser,
     error::{ApiError, ApiResult},
-    extract::{JsonObject, Path, QueryParams, parse_object},
+    extract::{BodyBytes, JsonObject, Path, QueryParams, parse_object},
     services::rooms,
     state::AppState,
 };
@@ -53,7 +53,7 @@ async fn put_alias(
     Path(alias): Path<String>,
     State(rooms): State<Arc<rooms::Service>>,
     auth: Result<AuthUser, ApiError>,
-    body: Bytes,
+    BodyBytes(body): BodyBytes,
 ) -> ApiResult<Json<Value>> {
     let alias = parse_alias(&alias)?;
     let body = parse_object(&body)?;
