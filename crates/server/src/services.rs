@@ -2,6 +2,7 @@
 
 pub mod accounts;
 pub mod federation;
+pub(crate) mod flights;
 pub mod media;
 pub mod notifier;
 pub mod profiles;

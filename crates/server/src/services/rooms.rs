@@ -30,12 +30,14 @@ pub use read::{Direction, Messages, parse_token, token};
 pub use sync::SyncRequest;
 
 use self::{auth::AuthState, format::Formatter};
-use super::notifier::Notifier;
+use super::{flights::Flights, notifier::Notifier};
 
 pub struct Service {
     db: Db,
     server_name: String,
     notifier: Arc<Notifier>,
+    /// One sender at a time per room in this process (see [`Service::send_draft`]).
+    sending: Flights,
 }
 
 impl Service {
@@ -44,6 +46,7 @@ impl Service {
             db,
             server_name: server_name.to_owned(),
             notifier,
+            sending: Flights::default(),
         }
     }
 

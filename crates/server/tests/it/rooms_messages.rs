@@ -7,7 +7,11 @@ use crate::{
     rooms::{V3, create_room, room_get, send},
 };
 
-crate::backend_tests!(messages_paginate_both_ways, redaction_prunes_content);
+crate::backend_tests!(
+    messages_paginate_both_ways,
+    redaction_prunes_content,
+    concurrent_senders_to_one_room
+);
 
 async fn messages_paginate_both_ways(b: Backend) {
     let s = TestServer::start(b).await;
@@ -128,4 +132,40 @@ async fn redaction_prunes_content(b: Backend) {
         r.err(400, "M_UNKNOWN"),
         "Cannot provide a redacts value incoherent with the event_id of the URL parameter"
     );
+}
+
+/// A hundred events sent to one room at once all land, in one timeline; concurrent repeats of
+/// one transaction ID make one event.
+async fn concurrent_senders_to_one_room(b: Backend) {
+    let s = TestServer::start(b).await;
+    let (_, tok) = s.register("alice", "pw", false).await;
+    let room = create_room(&s, &tok, json!({})).await;
+    let put = |txn: String| {
+        let (s, tok) = (&s, &tok);
+        let path = format!("{V3}/rooms/{}/send/m.room.message/{txn}", enc(&room));
+        async move { s.put(&path, Some(tok), json!({"body": txn})).await }
+    };
+    let sent = futures_util::future::join_all((0..100).map(|i| put(format!("c{i}")))).await;
+    for r in &sent {
+        assert_eq!(r.status.as_u16(), 200, "{}", r.body);
+    }
+    let all = room_get(&s, &tok, &room, "/messages?dir=f&limit=1000").await;
+    let mut bodies: Vec<String> = all.ok()["chunk"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["type"] == "m.room.message")
+        .map(|e| e["content"]["body"].as_str().unwrap().to_owned())
+        .collect();
+    bodies.sort();
+    let mut expected: Vec<String> = (0..100).map(|i| format!("c{i}")).collect();
+    expected.sort();
+    assert_eq!(bodies, expected);
+
+    let again = futures_util::future::join_all((0..10).map(|_| put("same".into()))).await;
+    let ids: std::collections::BTreeSet<&str> = again
+        .iter()
+        .map(|r| r.body["event_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 1, "one event for one transaction ID");
 }

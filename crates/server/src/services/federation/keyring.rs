@@ -3,7 +3,7 @@
 
 use std::{
     collections::{BTreeMap, BTreeSet},
-    sync::{Arc, Mutex, Weak},
+    sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
 
@@ -18,6 +18,7 @@ use ruma::{
 use tokio::sync::OwnedMutexGuard;
 
 use super::{Client, FederationError, SigningKey};
+use crate::services::flights::Flights;
 
 /// A key is trusted at most this long after it was fetched, whatever `valid_until_ts` says
 /// (the spec's "lesser of valid_until_ts and 7 days into the future").
@@ -35,7 +36,7 @@ pub struct Keyring {
     /// When this instance last fetched each server's keys.
     fetched: Mutex<BTreeMap<String, Instant>>,
     /// One fetch per server at a time.
-    flights: Mutex<BTreeMap<String, Weak<tokio::sync::Mutex<()>>>>,
+    flights: Flights,
 }
 
 fn unauthorized(message: impl Into<String>) -> FederationError {
@@ -58,7 +59,7 @@ impl Keyring {
             own,
             whitelist,
             fetched: Mutex::new(BTreeMap::new()),
-            flights: Mutex::new(BTreeMap::new()),
+            flights: Flights::default(),
         }
     }
 
@@ -200,19 +201,7 @@ impl Keyring {
     }
 
     async fn flight(&self, server: &str) -> OwnedMutexGuard<()> {
-        let lock = {
-            let mut flights = self.flights.lock().unwrap_or_else(|p| p.into_inner());
-            flights.retain(|_, w| w.strong_count() > 0);
-            match flights.get(server).and_then(Weak::upgrade) {
-                Some(l) => l,
-                None => {
-                    let l = Arc::new(tokio::sync::Mutex::new(()));
-                    flights.insert(server.to_owned(), Arc::downgrade(&l));
-                    l
-                }
-            }
-        };
-        lock.lock_owned().await
+        self.flights.hold(server).await
     }
 }
 

@@ -7,12 +7,9 @@
 //! semaphore of one permit per core, and requests for the same missing thumbnail (or the same
 //! pre-generation) wait for one computation instead of repeating it.
 
-use std::{
-    collections::BTreeMap,
-    sync::{
-        Arc, Mutex, Weak,
-        atomic::{AtomicU64, Ordering},
-    },
+use std::sync::{
+    Arc,
+    atomic::{AtomicU64, Ordering},
 };
 
 use bytes::Bytes;
@@ -24,6 +21,7 @@ use mxcd_types::time::now_ms;
 use tokio::sync::{OwnedMutexGuard, Semaphore};
 
 use super::{MediaError, Service, blob_row};
+use crate::services::flights::Flights;
 
 /// How thumbnails are made and served.
 #[derive(Clone, Debug)]
@@ -78,7 +76,7 @@ pub(super) struct Thumbnailer {
     settings: ThumbnailSettings,
     cpu: Arc<Semaphore>,
     /// One lock per computation in progress; see [`Service::flight`].
-    flights: Mutex<BTreeMap<String, Weak<tokio::sync::Mutex<()>>>>,
+    flights: Flights,
     /// How many times image work ran (pre-generations and single thumbnails).
     renders: AtomicU64,
 }
@@ -89,7 +87,7 @@ impl Thumbnailer {
         Self {
             settings,
             cpu: Arc::new(Semaphore::new(cores)),
-            flights: Mutex::new(BTreeMap::new()),
+            flights: Flights::default(),
             renders: AtomicU64::new(0),
         }
     }
@@ -342,23 +340,7 @@ impl Service {
     /// Waits for any other computation under `key` to finish, then holds it; the caller checks
     /// again whether the work is still to do.
     pub(super) async fn flight(&self, key: String) -> OwnedMutexGuard<()> {
-        let lock = {
-            let mut flights = self
-                .thumbs
-                .flights
-                .lock()
-                .unwrap_or_else(|p| p.into_inner());
-            flights.retain(|_, w| w.strong_count() > 0);
-            match flights.get(&key).and_then(Weak::upgrade) {
-                Some(lock) => lock,
-                None => {
-                    let lock = Arc::new(tokio::sync::Mutex::new(()));
-                    flights.insert(key, Arc::downgrade(&lock));
-                    lock
-                }
-            }
-        };
-        lock.lock_owned().await
+        self.thumbs.flights.hold(&key).await
     }
 }
 

@@ -54,7 +54,13 @@ pub(crate) fn build(
 
 impl Service {
     /// Authorises and persists one event, retrying when the room moved on meanwhile.
+    ///
+    /// Senders to one room take turns within this process (Synapse also queues event creation
+    /// per room, in a linearizer). Otherwise each of many concurrent senders would rebuild its
+    /// event after every other one's, and some would run out of attempts (503). The attempts
+    /// remain for other instances sharing the database.
     pub(crate) async fn send_draft(&self, draft: Draft, pre: Precheck<'_>) -> RoomsResult<String> {
+        let _turn = self.sending.hold(&draft.room_id).await;
         for _ in 0..ATTEMPTS {
             if let Some((device, txn)) = &draft.txn
                 && let Some(id) = self.db.event_by_txn(&draft.sender, device, txn).await?
