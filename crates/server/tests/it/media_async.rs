@@ -72,8 +72,8 @@ async fn create_then_put(b: Backend, st: Storage) {
         "Media has not been uploaded yet"
     );
     assert!(
-        started.elapsed() >= std::time::Duration::from_millis(500),
-        "the download waited"
+        started.elapsed() >= std::time::Duration::from_millis(700),
+        "the download waited for the whole timeout"
     );
     s.get(&format!("{path}?timeout_ms=-1"), Some(&tok))
         .await

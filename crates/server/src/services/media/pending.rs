@@ -113,7 +113,8 @@ impl Service {
         }
     }
 
-    /// Like [`Service::find`], but waits up to `timeout` for pending content to arrive.
+    /// Like [`Service::find`], but waits up to `timeout` for pending content to arrive: it
+    /// looks every [`POLL`], and a last time when `timeout` is up.
     pub async fn find_waiting(
         &self,
         origin: &str,
@@ -124,10 +125,12 @@ impl Service {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
             match self.find(origin, media_id, authenticated_request).await {
-                Err(MediaError::NotYetUploaded)
-                    if tokio::time::Instant::now() + POLL <= deadline =>
-                {
-                    tokio::time::sleep(POLL).await;
+                Err(MediaError::NotYetUploaded) => {
+                    let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+                    if left.is_zero() {
+                        return Err(MediaError::NotYetUploaded);
+                    }
+                    tokio::time::sleep(left.min(POLL)).await;
                 }
                 other => return other,
             }
