@@ -8,7 +8,9 @@ use ipnet::IpNet;
 
 /// Ranges refused unless allowed: loopback, private, link-local, CGNAT, multicast, unspecified,
 /// documentation and other special-purpose ranges, for IPv4 and IPv6 (Synapse's default
-/// `ip_range_blacklist`, plus the unspecified addresses it always adds).
+/// `ip_range_blacklist`, plus the unspecified addresses it always adds, plus the two deprecated
+/// IPv6 forms that carry an IPv4 address: IPv4-compatible `::a.b.c.d` and IPv4-translated
+/// `::ffff:0:a.b.c.d`, which no peer uses and which could otherwise name a private address).
 pub const DEFAULT_DENIED: &[&str] = &[
     "0.0.0.0/8",
     "10.0.0.0/8",
@@ -26,9 +28,11 @@ pub const DEFAULT_DENIED: &[&str] = &[
     "224.0.0.0/4",
     "240.0.0.0/4",
     "255.255.255.255/32",
+    "::/96",
     "::/128",
     "::1/128",
     "::ffff:0:0/96",
+    "::ffff:0:0:0/96",
     "64:ff9b::/96",
     "64:ff9b:1::/48",
     "100::/64",
@@ -106,6 +110,8 @@ mod tests {
             "ff02::1",
             "::ffff:127.0.0.1",
             "::ffff:10.0.0.1",
+            "::127.0.0.1",
+            "::ffff:0:127.0.0.1",
         ] {
             assert!(!f.permits(ip.parse().unwrap()), "{ip} should be refused");
         }
