@@ -79,7 +79,8 @@ async fn create_then_put(b: Backend, st: Storage) {
         .await
         .err(400, "M_INVALID_PARAM");
 
-    // A download already waiting receives the content as soon as it arrives.
+    // A download already waiting receives the content once it arrives (at its next look, as
+    // in Synapse: every 500 ms).
     let waiting = {
         let (client, url, tok) = (
             s.client.clone(),
