@@ -50,7 +50,7 @@ mod tests {
     async fn one_holder_per_key_and_nothing_kept() {
         let f = Arc::new(Flights::default());
         let a = f.hold("a").await;
-        let _b = f.hold("b").await; // another key is not blocked
+        let b = f.hold("b").await; // another key is not blocked
         let f2 = f.clone();
         let mut waiter = tokio::spawn(async move { drop(f2.hold("a").await) });
         assert!(
@@ -61,7 +61,7 @@ mod tests {
         );
         drop(a);
         waiter.await.unwrap();
-        drop(_b);
+        drop(b);
         assert_eq!(f.len(), 0, "no lock is kept for keys nobody holds");
     }
 }

@@ -15,7 +15,6 @@ use ruma::{
     serde::Base64,
     signatures::{PublicKeyMap, verify_json},
 };
-use tokio::sync::OwnedMutexGuard;
 
 use super::{Client, FederationError, SigningKey};
 use crate::services::flights::Flights;
@@ -135,7 +134,7 @@ impl Keyring {
         if let Some(k) = self.stored_key(server, key_id, at).await? {
             return Ok(k);
         }
-        let _flight = self.flight(server).await;
+        let _flight = self.flights.hold(server).await;
         if let Some(k) = self.stored_key(server, key_id, at).await? {
             return Ok(k);
         }
@@ -198,10 +197,6 @@ impl Keyring {
             .store_server_keys(&rows)
             .await
             .map_err(|e| FederationError::Internal(e.to_string()))
-    }
-
-    async fn flight(&self, server: &str) -> OwnedMutexGuard<()> {
-        self.flights.hold(server).await
     }
 }
 
